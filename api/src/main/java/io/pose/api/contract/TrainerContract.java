@@ -1,0 +1,127 @@
+package io.pose.api.contract;
+
+import io.pose.api.v1alpha1.Stage;
+import java.util.List;
+
+/**
+ * The contract between the operator and the trainer image: how a stage pod is started, what it finds in
+ * its environment and file system, and what its exit code means. docs/trainer-contract.md explains it;
+ * both sides use these constants.
+ *
+ * <p>A stage pod runs {@code pose <stage> --config /etc/pose/config.yaml}, where the config file is the
+ * ContextExtension itself (apiVersion, kind, metadata, spec) as rendered into the ConfigMap
+ * {@code <name>-config}. {@code pose run -f <file>} reads the same document.
+ */
+public final class TrainerContract {
+  private TrainerContract() {}
+
+  /** The trainer's executable in the image. */
+  public static final String EXECUTABLE = "pose";
+  public static final String CONFIG_FLAG = "--config";
+
+  /** Where the rendered ContextExtension is mounted, and its file name. */
+  public static final String CONFIG_DIR = "/etc/pose";
+  public static final String CONFIG_FILE_NAME = "config.yaml";
+  public static final String CONFIG_PATH = CONFIG_DIR + "/" + CONFIG_FILE_NAME;
+
+  /** The workspace volume's mount point (base model, data, checkpoints, extended model, results). */
+  public static final String WORKSPACE_DIR = "/workspace";
+  /** Each referenced Secret is mounted read-only at {@code SECRETS_DIR/<secret name>/}. */
+  public static final String SECRETS_DIR = "/var/run/secrets/pose";
+  public static final String SHM_DIR = "/dev/shm";
+
+  /** The command line of a stage. */
+  public static List<String> command(Stage stage) {
+    return List.of(EXECUTABLE, stage.command(), CONFIG_FLAG, CONFIG_PATH);
+  }
+
+  /** Environment variables every stage pod receives. */
+  public static final class Env {
+    private Env() {}
+
+    /** The stage being run: fetch, train, eval or publish. */
+    public static final String STAGE = "POSE_STAGE";
+    public static final String CONFIG = "POSE_CONFIG";
+    public static final String WORKSPACE = "POSE_WORKSPACE";
+    public static final String SECRETS_DIR = "POSE_SECRETS_DIR";
+    /** The ContextExtension's namespace and name. */
+    public static final String NAMESPACE = "POSE_NAMESPACE";
+    public static final String NAME = "POSE_NAME";
+    /** The progress ConfigMap to report into (see ProgressProtocol). */
+    public static final String PROGRESS_CONFIGMAP = "POSE_PROGRESS_CONFIGMAP";
+    /** The pod's name, for log lines and the progress documents. */
+    public static final String POD_NAME = "POSE_POD_NAME";
+
+    // Rendezvous (training stage). Our trainer runs one JVM per node and one thread per GPU.
+    public static final String NNODES = "POSE_NNODES";
+    public static final String NODE_RANK = "POSE_NODE_RANK";
+    public static final String GPUS_PER_NODE = "POSE_GPUS_PER_NODE";
+    public static final String MASTER_ADDR = "POSE_MASTER_ADDR";
+    public static final String MASTER_PORT = "POSE_MASTER_PORT";
+
+    // The same facts under the names torchrun and Kubeflow Trainer use, for tools that read those.
+    /** torchrun: total number of worker processes (nodes x GPUs per node). */
+    public static final String TORCH_WORLD_SIZE = "WORLD_SIZE";
+    public static final String TORCH_LOCAL_WORLD_SIZE = "LOCAL_WORLD_SIZE";
+    public static final String TORCH_MASTER_ADDR = "MASTER_ADDR";
+    public static final String TORCH_MASTER_PORT = "MASTER_PORT";
+    public static final String TORCH_NODE_RANK = "NODE_RANK";
+    public static final String PET_NNODES = "PET_NNODES";
+    public static final String PET_NPROC_PER_NODE = "PET_NPROC_PER_NODE";
+    public static final String PET_NODE_RANK = "PET_NODE_RANK";
+    public static final String PET_MASTER_ADDR = "PET_MASTER_ADDR";
+    public static final String PET_MASTER_PORT = "PET_MASTER_PORT";
+  }
+
+  /** The rendezvous port (the PyTorch and Kubeflow convention). */
+  public static final int MASTER_PORT = 29500;
+
+  /**
+   * Exit codes of {@code pose <stage>}. Codes 2 to 5 mean that retrying cannot help: the training Job's
+   * podFailurePolicy fails the Job at once on them instead of spending its restart budget.
+   */
+  public enum ExitCode {
+    OK(0, "Succeeded"),
+    /** Anything that may work on retry: a crash, an NCCL timeout, a network error. */
+    RUNTIME_FAILURE(1, "RuntimeFailure"),
+    /** The configuration is invalid (also picocli's usage-error code). */
+    INVALID_CONFIGURATION(2, "InvalidConfiguration"),
+    /** An input is missing or unreadable: the model, the data, a corrupt checkpoint. */
+    MISSING_INPUT(3, "MissingInput"),
+    /** Credentials are missing or were rejected by the source or target. */
+    CREDENTIALS_REJECTED(4, "CredentialsRejected"),
+    /** The quality gate failed: passkey accuracy below spec.publish.requirePasskeyAccuracy. */
+    QUALITY_GATE_FAILED(5, "QualityGateFailed");
+
+    private final int code;
+    private final String reason;
+
+    ExitCode(int code, String reason) {
+      this.code = code;
+      this.reason = reason;
+    }
+
+    public int code() { return code; }
+
+    /** CamelCase reason used in conditions when a stage exits with this code. */
+    public String reason() { return reason; }
+
+    /** True when a retry cannot help. */
+    public boolean permanent() { return code >= 2; }
+
+    /** The exit code with this number, if it is one of the contract's. */
+    public static java.util.Optional<ExitCode> of(int code) {
+      for (ExitCode c : values()) {
+        if (c.code == code) {
+          return java.util.Optional.of(c);
+        }
+      }
+      return java.util.Optional.empty();
+    }
+
+    /** The codes a Job fails on immediately. */
+    public static List<Integer> permanentCodes() {
+      return java.util.Arrays.stream(values()).filter(ExitCode::permanent).map(ExitCode::code).toList();
+    }
+  }
+}
