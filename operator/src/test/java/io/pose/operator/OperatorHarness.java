@@ -95,6 +95,21 @@ public final class OperatorHarness implements AutoCloseable {
     stop();
   }
 
+  /** Deletes everything in the test namespace (mock servers live per test class; tests must not leak state). */
+  public void wipe() {
+    client.resources(ContextExtension.class).inNamespace(NAMESPACE).delete();
+    client.batch().v1().jobs().inNamespace(NAMESPACE).delete();
+    client.pods().inNamespace(NAMESPACE).delete();
+    client.configMaps().inNamespace(NAMESPACE).delete();
+    client.secrets().inNamespace(NAMESPACE).delete();
+    client.serviceAccounts().inNamespace(NAMESPACE).delete();
+    client.rbac().roles().inNamespace(NAMESPACE).delete();
+    client.rbac().roleBindings().inNamespace(NAMESPACE).delete();
+    client.services().inNamespace(NAMESPACE).delete();
+    client.persistentVolumeClaims().inNamespace(NAMESPACE).delete();
+    client.v1().events().inNamespace(NAMESPACE).delete();
+  }
+
   // ---- the user ----
 
   public static ContextExtension example(String file) {

@@ -41,6 +41,7 @@ class HappyPathMockTest {
   @AfterEach
   void stop() {
     k8s.close();
+    k8s.wipe();
   }
 
   @Test
