@@ -103,7 +103,10 @@ public final class TrainerContract {
 
     public int code() { return code; }
 
-    /** CamelCase reason used in conditions when a stage exits with this code. */
+    /**
+     * CamelCase name of the failure, used in messages and events (the condition reason stays
+     * {@code <Stage>Failed}, stable for alerts).
+     */
     public String reason() { return reason; }
 
     /** True when a retry cannot help. */

@@ -12,6 +12,10 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"passkeyAccuracyAtTarget", "passkey", "perplexity", "benchmarks", "completed", "updatedAt"})
 public class EvaluationResults {
+  /**
+   * Set by {@link ProgressProtocol#write} (no default: the same class is status, where it stays absent, and a
+   * default would make a status read back from the API server differ from the one written).
+   */
   private Integer schemaVersion;
   /** Passkey accuracy at spec.targetContextLength, once measured (the printer column and the quality gate). */
   private Double passkeyAccuracyAtTarget;

@@ -77,9 +77,14 @@ public final class ProgressProtocol {
     }
   }
 
-  /** Serializes a stage document for the ConfigMap. */
+  /** Serializes a stage document for the ConfigMap, stamping the schema version. */
   public static String write(Object report) {
     try {
+      if (report instanceof EvaluationResults e && e.getSchemaVersion() == null) {
+        EvaluationResults copy = MAPPER.convertValue(e, EvaluationResults.class);
+        copy.setSchemaVersion(SCHEMA_VERSION);
+        return MAPPER.writeValueAsString(copy);
+      }
       return MAPPER.writeValueAsString(report);
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("cannot serialize " + report.getClass().getSimpleName(), e);

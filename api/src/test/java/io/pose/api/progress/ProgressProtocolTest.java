@@ -54,6 +54,14 @@ class ProgressProtocolTest {
   }
 
   @Test
+  void evaluationDocumentsAreStampedWithTheSchemaVersionOnlyWhenWritten() {
+    EvaluationResults e = new EvaluationResults();
+    assertThat(e.getSchemaVersion()).as("no default: the class is also status").isNull();
+    assertThat(ProgressProtocol.write(e)).contains("\"schemaVersion\":1");
+    assertThat(e.getSchemaVersion()).as("the caller's object is not modified").isNull();
+  }
+
+  @Test
   void passkeyAccuracyAtALength() {
     EvaluationResults e = new EvaluationResults();
     e.getPasskey().add(new EvaluationResults.PasskeyResult(16384, 50, 1.0, 0.0));

@@ -160,10 +160,14 @@ public final class StageJobs {
           .endEmptyDir().build());
       mounts.add(new VolumeMountBuilder().withName(SHM_VOLUME).withMountPath(TrainerContract.SHM_DIR).build());
     }
-    for (Resolved.SecretRef secret : r.secrets(stage)) {
-      String volume = "secret-" + secret.secretName().replace('.', '-');
+    List<Resolved.SecretRef> secrets = r.secrets(stage);
+    for (int i = 0; i < secrets.size(); i++) {
+      Resolved.SecretRef secret = secrets.get(i);
+      // Secret names are DNS subdomains of up to 253 characters, volume names DNS labels: name by position
+      String volume = "secret-" + i;
+      // 0444: the trainer may run as any non-root user; the files never leave the pod's own filesystem
       volumes.add(new VolumeBuilder().withName(volume).withNewSecret().withSecretName(secret.secretName())
-          .withDefaultMode(0440).endSecret().build());
+          .withDefaultMode(0444).endSecret().build());
       mounts.add(new VolumeMountBuilder().withName(volume).withMountPath(Names.secretMountPath(secret.secretName()))
           .withReadOnly(true).build());
     }
@@ -214,7 +218,10 @@ public final class StageJobs {
         .withProtocol("TCP").build();
   }
 
-  /** GPUs for Train (gpusPerNode) and Evaluate (evaluation.gpus); CPU and memory for Train. */
+  /**
+   * GPUs for Train (gpusPerNode) and Evaluate (evaluation.gpus); CPU and memory (spec.resources.cpu and
+   * memory, sized for a training node) for Train only.
+   */
   private static io.fabric8.kubernetes.api.model.ResourceRequirements resources(Resolved r, Stage stage) {
     ResourceSettings res = r.spec().getResources();
     Map<String, Quantity> limits = new LinkedHashMap<>();
@@ -227,7 +234,7 @@ public final class StageJobs {
     if (gpus > 0) {
       limits.put(res.getGpuResource(), new Quantity(String.valueOf(gpus)));
     }
-    if (stage == Stage.TRAIN || stage == Stage.EVALUATE) {
+    if (stage == Stage.TRAIN) {
       if (res.getCpu() != null) {
         requests.put("cpu", new Quantity(res.getCpu()));
         limits.put("cpu", new Quantity(res.getCpu()));

@@ -12,9 +12,6 @@ import io.javaoperatorsdk.operator.processing.dependent.workflow.Condition;
 import io.pose.api.v1alpha1.ContextExtension;
 import io.pose.api.v1alpha1.Stage;
 import io.pose.operator.build.StageJobs;
-import io.pose.operator.model.Labels;
-import io.pose.operator.model.Resolved;
-import java.util.Objects;
 
 /** The four stage Jobs. */
 public final class StageJobDependents {
@@ -46,44 +43,13 @@ public final class StageJobDependents {
     /** Matches when suspension agrees; nothing else of an existing Job may change. */
     @Override
     public Result<Job> match(Job actual, ContextExtension primary, Context<ContextExtension> context) {
-      Job desired = desired(primary, context);
-      return Result.computed(Objects.equals(desiredSuspend(actual, context), actualSuspend(actual)), desired);
+      // no desired Job is built: an existing Job is never compared with, or replaced by, a new template
+      return Result.computed(Suspension.change(actual, ReconcilePlan.of(context).resolved()).isEmpty(), actual);
     }
 
     @Override
     public Job update(Job actual, Job desired, ContextExtension primary, Context<ContextExtension> context) {
-      boolean suspend = desiredSuspend(actual, context);
-      boolean byUser = ReconcilePlan.of(context).resolved().spec().suspended();
-      return context.getClient().resource(actual).edit(job -> {
-        job.getSpec().setSuspend(suspend);
-        if (byUser) {
-          job.getMetadata().getAnnotations().put(Labels.SUSPENDED_BY_SPEC, "true");
-        } else {
-          job.getMetadata().getAnnotations().remove(Labels.SUSPENDED_BY_SPEC);
-        }
-        return job;
-      });
-    }
-
-    /**
-     * spec.suspend wins. Otherwise a Job is resumed, except one waiting for Kueue: Kueue owns the suspend
-     * field of the Jobs it queues and lifts it when it admits them.
-     */
-    private boolean desiredSuspend(Job actual, Context<ContextExtension> context) {
-      Resolved r = ReconcilePlan.of(context).resolved();
-      if (r.spec().suspended()) {
-        return true;
-      }
-      return r.kueue() && actualSuspend(actual) && !wasSuspendedByUser(actual);
-    }
-
-    private static boolean actualSuspend(Job job) {
-      return Boolean.TRUE.equals(job.getSpec().getSuspend());
-    }
-
-    private static boolean wasSuspendedByUser(Job job) {
-      return job.getMetadata().getAnnotations() != null
-          && "true".equals(job.getMetadata().getAnnotations().get(Labels.SUSPENDED_BY_SPEC));
+      return Suspension.apply(context.getClient(), actual, ReconcilePlan.of(context).resolved());
     }
   }
 

@@ -32,6 +32,7 @@ import jakarta.inject.Inject;
 import io.pose.operator.dependent.ReconcilePlan;
 import io.pose.operator.dependent.StageJobDependents;
 import io.pose.operator.dependent.SupportingDependents;
+import io.pose.operator.dependent.Suspension;
 import io.pose.operator.events.EventRecorder;
 import io.pose.operator.metrics.PoseMetrics;
 import io.pose.operator.model.Labels;
@@ -169,7 +170,10 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
     Verdict verdict = new Verdict(invalid, gate, waiting, failures);
 
     Assessment after = before;
-    if (invalid.isEmpty()) {
+    if (invalid.isPresent()) {
+      // nothing is created or updated from an invalid spec, but spec.suspend still reaches running Jobs
+      jobs.values().forEach(job -> Suspension.apply(context.getClient(), job, r));
+    } else {
       Set<Stage> wanted = EnumSet.noneOf(Stage.class);
       before.stages().forEach((stage, s) -> {
         if (jobs.containsKey(stage) || (s.getJobName() != null && !s.getState().terminal())) {

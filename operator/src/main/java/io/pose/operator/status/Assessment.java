@@ -27,7 +27,9 @@ public record Assessment(EnumMap<Stage, StageStatus> stages, Optional<Stage> nex
     for (Stage stage : Stage.values()) {
       StageStatus recorded = previous.getStages() == null ? null : previous.getStages().get(stage);
       StageStatus s;
-      if (!r.isActive(stage)) {
+      boolean started = jobs.containsKey(stage) || (recorded != null && recorded.getJobName() != null);
+      if (!r.isActive(stage) && !started) {
+        // not configured (evaluation and publish may be removed until their stage starts)
         s = new StageStatus(StageState.Skipped);
       } else if (jobs.containsKey(stage)) {
         s = JobObserver.observe(jobs.get(stage), r.spec().suspended());

@@ -27,6 +27,9 @@ import java.util.Optional;
 public final class StatusAssembler {
   private StatusAssembler() {}
 
+  /** Copies parts of the previous status, which this function never modifies. */
+  private static final com.fasterxml.jackson.databind.ObjectMapper COPY = new com.fasterxml.jackson.databind.ObjectMapper();
+
   /** An event to record on the resource. */
   public record Event(String type, String reason, String message) {
     public static Event normal(String reason, String message) {
@@ -51,7 +54,8 @@ public final class StatusAssembler {
     copyProgress(r, previous, a, progress, s);
 
     StagesStatus stages = new StagesStatus();
-    a.stages().forEach((stage, st) -> {
+    a.stages().forEach((stage, observed) -> {
+      StageStatus st = COPY.convertValue(observed, StageStatus.class);
       Problem failure = verdict.failures().get(stage);
       if (failure != null && st.getState() == StageState.Failed) {
         st.setMessage(failure.message());
@@ -62,7 +66,7 @@ public final class StatusAssembler {
 
     Optional<Problem> failure = a.failed().map(stage -> new Problem(
         stage.title() + "Failed",
-        stage.title() + " failed: " + Optional.ofNullable(a.stages().get(stage).getMessage()).orElse("the Job failed")))
+        stage.title() + " failed: " + Optional.ofNullable(stages.get(stage).getMessage()).orElse("the Job failed")))
         .or(verdict::gate)
         .or(() -> a.active().isEmpty() ? verdict.invalid() : Optional.empty());
     boolean suspended = r.spec().suspended();
@@ -128,7 +132,7 @@ public final class StatusAssembler {
         stalled ? progressMessage : "", generation, now);
     s.setConditions(c);
     s.setMessage(progressMessage);
-    return new Result(s, events(previous, s, a, verdict));
+    return new Result(s, events(previous, s, verdict));
   }
 
   private static String publishedSuffix(ContextExtensionStatus s) {
@@ -165,7 +169,7 @@ public final class StatusAssembler {
   /** Copies what the stage pods reported; what is not reported (yet, or any more) keeps its previous value. */
   private static void copyProgress(Resolved r, ContextExtensionStatus previous, Assessment a, ProgressSnapshot p,
       ContextExtensionStatus s) {
-    ModelStatus model = previous.getModel();
+    ModelStatus model = previous.getModel() == null ? null : COPY.convertValue(previous.getModel(), ModelStatus.class);
     if (p.fetch().isPresent()) {
       FetchReport f = p.fetch().get();
       model = new ModelStatus();
@@ -176,7 +180,8 @@ public final class StatusAssembler {
     }
     s.setModel(model);
 
-    TrainingStatus training = previous.getTraining();
+    TrainingStatus training = previous.getTraining() == null ? null : COPY.convertValue(previous.getTraining(),
+        TrainingStatus.class);
     if (p.train().isPresent()) {
       TrainReport t = p.train().get();
       training = new TrainingStatus();
@@ -201,12 +206,13 @@ public final class StatusAssembler {
     }
     s.setTraining(training);
 
-    EvaluationResults evaluation = previous.getEvaluation();
+    EvaluationResults evaluation = previous.getEvaluation() == null ? null : COPY.convertValue(previous.getEvaluation(),
+        EvaluationResults.class);
     if (p.evaluation().isPresent()) {
       evaluation = p.evaluation().get();
-      evaluation.setSchemaVersion(null);
     }
     if (evaluation != null) {
+      evaluation.setSchemaVersion(null); // a protocol field, not status
       evaluation.setPasskeyAccuracyAtTarget(evaluation.passkeyAccuracyAt(r.spec().getTargetContextLength()).orElse(null));
     }
     s.setEvaluation(evaluation);
@@ -233,8 +239,7 @@ public final class StatusAssembler {
     return c;
   }
 
-  private static List<Event> events(ContextExtensionStatus previous, ContextExtensionStatus next, Assessment a,
-      Verdict verdict) {
+  private static List<Event> events(ContextExtensionStatus previous, ContextExtensionStatus next, Verdict verdict) {
     List<Event> events = new ArrayList<>();
     boolean wasValid = previous.condition(Conditions.VALID).map(c -> "True".equals(c.getStatus())).orElse(true);
     if (verdict.invalid().isPresent() && (wasValid || !sameMessage(previous, Conditions.VALID, verdict.invalid().get()))) {
@@ -242,7 +247,7 @@ public final class StatusAssembler {
     }
     for (Stage stage : Stage.values()) {
       StageState before = previous.getStages() == null ? StageState.Pending : previous.getStages().stateOf(stage);
-      StageStatus now = a.stages().get(stage);
+      StageStatus now = next.getStages().get(stage);
       StageState after = now.getState();
       if (before == after) {
         continue;

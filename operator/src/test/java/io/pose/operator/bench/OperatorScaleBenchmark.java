@@ -33,7 +33,17 @@ public final class OperatorScaleBenchmark {
   private static final String BEGIN = "<!-- operator-scale:begin -->";
   private static final String END = "<!-- operator-scale:end -->";
 
-  public static void main(String[] args) throws Exception {
+  public static void main(String[] args) {
+    try {
+      run(args);
+      System.exit(0);
+    } catch (Throwable t) {
+      t.printStackTrace();
+      System.exit(1); // the mock server's threads would otherwise keep the JVM (and Maven) alive
+    }
+  }
+
+  private static void run(String[] args) throws Exception {
     int n = args.length > 0 ? Integer.parseInt(args[0]) : 500;
     KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
         new KubernetesCrudDispatcher(), false);
@@ -84,7 +94,6 @@ public final class OperatorScaleBenchmark {
     }
     System.out.println(table);
     write(table);
-    System.exit(0);
   }
 
   private static String table(int n, int done, double createdSeconds, double[] t, long heapBefore, long heapAfter) {

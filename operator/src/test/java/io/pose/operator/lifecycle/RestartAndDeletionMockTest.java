@@ -65,6 +65,11 @@ class RestartAndDeletionMockTest extends MockTestBase {
     Map<String, String> versions = versions(k8s.owned(settled));
     int events = client.v1().events().inNamespace(NAMESPACE).list().getItems().size();
 
+    // the operator resyncs every 2 s here; a settled status must not be patched again
+    Awaitility.await().during(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(7)).until(() -> true);
+    assertThat(k8s.get(name).getMetadata().getResourceVersion()).as("no status patch without a change")
+        .isEqualTo(settled.getMetadata().getResourceVersion());
+
     k8s.apply(OperatorHarness.example("mistral-32k.yaml")); // what a GitOps sync does
     Awaitility.await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> true);
     ContextExtension again = k8s.get(name);

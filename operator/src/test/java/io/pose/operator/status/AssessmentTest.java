@@ -211,13 +211,16 @@ class AssessmentTest {
   }
 
   @Test
-  void aJobOfAStageNoLongerConfiguredIsIgnored() {
+  void aStartedStageStaysObservedWhenItsConfigurationIsRemoved() {
+    // evaluation may be removed until Evaluate starts; once its Job runs, it is watched to its end, and
+    // Publish does not start beside it
     Resolved r = withoutEvaluationAndPublish();
     Assessment a = Assessment.of(r, none(), jobs(succeeded(r, Stage.FETCH), succeeded(r, Stage.TRAIN),
         running(MISTRAL, Stage.EVALUATE)));
-    assertThat(a.state(Stage.EVALUATE)).isEqualTo(StageState.Skipped);
-    assertThat(a.active()).isEmpty();
-    assertThat(a.complete()).isTrue();
+    assertThat(a.state(Stage.EVALUATE)).isEqualTo(StageState.Running);
+    assertThat(a.active()).contains(Stage.EVALUATE);
+    assertThat(a.next()).isEmpty();
+    assertThat(a.complete()).isFalse();
   }
 
   @Test
