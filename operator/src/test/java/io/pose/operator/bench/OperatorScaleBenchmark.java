@@ -97,7 +97,8 @@ public final class OperatorScaleBenchmark {
   }
 
   private static String table(int n, int done, double createdSeconds, double[] t, long heapBefore, long heapAfter) {
-    String machine = Runtime.getRuntime().availableProcessors() + " cores, " + cpuModel() + ", Java "
+    String machine = Runtime.getRuntime().availableProcessors() + " cores, " + cpuModel() + ", "
+        + totalMemoryGib() + " GiB RAM, " + System.getProperty("os.name") + ", Java "
         + System.getProperty("java.version") + ", max heap " + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB";
     StringBuilder sb = new StringBuilder();
     sb.append("Command: `./mvnw -q -pl operator test-compile exec:java@scale-benchmark -Dexec.args=\"").append(n)
@@ -128,6 +129,11 @@ public final class OperatorScaleBenchmark {
     return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
   }
 
+  private static long totalMemoryGib() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getTotalMemorySize() >> 30;
+  }
+
   private static String cpuModel() {
     try {
       return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
@@ -145,7 +151,7 @@ public final class OperatorScaleBenchmark {
     int b = doc.indexOf(BEGIN);
     int e = doc.indexOf(END);
     doc = b >= 0 && e > b ? doc.substring(0, b) + section + doc.substring(e + END.length())
-        : doc + "\n## Operator: " + "500 resources against the mock API server\n\n" + section + "\n";
+        : doc + "\n## Operator: 500 resources against the mock API server\n\n" + section + "\n";
     Files.writeString(file, doc);
   }
 }
