@@ -34,9 +34,4 @@ public class ContextExtension extends CustomResource<ContextExtensionSpec, Conte
   public static final String KIND = "ContextExtension";
   public static final String API_VERSION = GROUP + "/" + VERSION;
   public static final String CRD_NAME = "contextextensions." + GROUP;
-
-  @Override
-  protected ContextExtensionStatus initStatus() {
-    return new ContextExtensionStatus();
-  }
 }
