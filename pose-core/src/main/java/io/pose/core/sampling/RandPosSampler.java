@@ -1,0 +1,53 @@
+package io.pose.core.sampling;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * The paper's "RandPos" baseline (the official code's train_preprocess_function_randomized): the first
+ * w = min(n, Lc) tokens, at w distinct positions drawn uniformly from [0, Lt) and sorted. It covers every
+ * distance too, but the paper finds it far worse than PoSE: neighbouring tokens rarely sit at neighbouring
+ * positions.
+ */
+final class RandPosSampler implements PositionSampler {
+
+  private final int lc;
+  private final int lt;
+
+  RandPosSampler(int trainingWindow, int targetLength) {
+    Samplers.checkLengths(trainingWindow, targetLength);
+    this.lc = trainingWindow;
+    this.lt = targetLength;
+  }
+
+  @Override
+  public Sample sample(long seed, long index, int[] document) {
+    int w = Math.min(Samplers.usableLength(document, lc), lc);
+    SplittableRandom r = SampleRandom.of(seed, index);
+    // Floyd's algorithm: w distinct values from [0, lt) with w draws
+    java.util.HashSet<Integer> chosen = new java.util.HashSet<>(w * 2);
+    int[] positions = new int[w];
+    int count = 0;
+    for (int j = lt - w; j < lt; j++) {
+      int t = SampleRandom.between(r, 0, j);
+      int pick = chosen.add(t) ? t : j;
+      if (pick == j) {
+        chosen.add(j);
+      }
+      positions[count++] = pick;
+    }
+    Arrays.sort(positions);
+    int[] ids = Arrays.copyOf(document, w);
+    return new Sample(ids, positions, ids.clone());
+  }
+
+  @Override
+  public int trainingWindow() {
+    return lc;
+  }
+
+  @Override
+  public int targetLength() {
+    return lt;
+  }
+}
