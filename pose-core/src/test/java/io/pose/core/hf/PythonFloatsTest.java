@@ -1,0 +1,26 @@
+package io.pose.core.hf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+/** Expected strings are what CPython 3.11 prints for repr(x). */
+class PythonFloatsTest {
+
+  @Test
+  void matchesPythonRepr() {
+    assertThat(PythonFloats.repr(1e-05)).isEqualTo("1e-05");
+    assertThat(PythonFloats.repr(1e-06)).isEqualTo("1e-06");
+    assertThat(PythonFloats.repr(0.0001)).isEqualTo("0.0001");
+    assertThat(PythonFloats.repr(0.02)).isEqualTo("0.02");
+    assertThat(PythonFloats.repr(10000.0)).isEqualTo("10000.0");
+    assertThat(PythonFloats.repr(1e7)).isEqualTo("10000000.0");
+    assertThat(PythonFloats.repr(1e16)).isEqualTo("1e+16");
+    assertThat(PythonFloats.repr(1.5e-7)).isEqualTo("1.5e-07");
+    assertThat(PythonFloats.repr(4.0)).isEqualTo("4.0");
+    assertThat(PythonFloats.repr(-2.5)).isEqualTo("-2.5");
+    assertThat(PythonFloats.repr(0.0)).isEqualTo("0.0");
+    assertThat(PythonFloats.repr(10431.9281)).isEqualTo("10431.9281");
+    assertThat(PythonFloats.repr(1.2345678901234568e17)).isEqualTo("1.2345678901234568e+17");
+  }
+}
