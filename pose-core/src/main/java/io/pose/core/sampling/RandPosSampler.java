@@ -24,19 +24,13 @@ final class RandPosSampler implements PositionSampler {
   public Sample sample(long seed, long index, int[] document) {
     int w = Math.min(Samplers.usableLength(document, lc), lc);
     SplittableRandom r = SampleRandom.of(seed, index);
-    // Floyd's algorithm: w distinct values from [0, lt) with w draws
-    java.util.HashSet<Integer> chosen = new java.util.HashSet<>(w * 2);
-    int[] positions = new int[w];
-    int count = 0;
+    // Floyd's algorithm: w distinct values from [0, lt) with w draws; the bit set returns them sorted
+    java.util.BitSet chosen = new java.util.BitSet(lt);
     for (int j = lt - w; j < lt; j++) {
       int t = SampleRandom.between(r, 0, j);
-      int pick = chosen.add(t) ? t : j;
-      if (pick == j) {
-        chosen.add(j);
-      }
-      positions[count++] = pick;
+      chosen.set(chosen.get(t) ? j : t);
     }
-    Arrays.sort(positions);
+    int[] positions = chosen.stream().toArray();
     int[] ids = Arrays.copyOf(document, w);
     return new Sample(ids, positions, ids.clone());
   }
