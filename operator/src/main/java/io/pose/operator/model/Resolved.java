@@ -32,7 +32,9 @@ public record Resolved(ContextExtension resource, ContextExtensionSpec spec, Ope
    * @param modelOriginalContextLength the original length read from the model's config.json, or null
    */
   public static Resolved of(ContextExtension resource, OperatorSettings settings, Integer modelOriginalContextLength) {
-    return new Resolved(resource, SpecDefaults.apply(resource.getSpec(), modelOriginalContextLength), settings);
+    // a resource without spec is invalid (validation says so); resolve an empty one so nothing downstream fails
+    var spec = resource.getSpec() != null ? resource.getSpec() : new io.pose.api.v1alpha1.ContextExtensionSpec();
+    return new Resolved(resource, SpecDefaults.apply(spec, modelOriginalContextLength), settings);
   }
 
   public String name() {

@@ -156,7 +156,7 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
     Assessment before = Assessment.of(r, previous, jobs);
     boolean started = before.stages().values().stream().anyMatch(s -> s.getJobName() != null);
 
-    String fingerprint = SpecIO.fingerprint(cx.getSpec());
+    String fingerprint = cx.getSpec() == null ? null : SpecIO.fingerprint(cx.getSpec());
     String accepted = previous.getSpecFingerprint();
     Optional<Problem> invalid = validate(cx, r, modelOriginal, accepted, fingerprint);
     Map<Stage, Problem> failures = explainNewFailures(cx, previous, before);

@@ -46,6 +46,16 @@ class ValidationMockTest extends MockTestBase {
   }
 
   @Test
+  void aResourceWithoutSpecIsInvalidNotACrash() {
+    ContextExtension empty = new ContextExtension();
+    empty.getMetadata().setName("empty");
+    k8s.apply(empty);
+    ContextExtension cx = k8s.awaitStatus("empty", c -> c.getStatus() != null && condition(c, "Valid", "False", "InvalidSpec"));
+    assertThat(cx.getStatus().condition("Valid").orElseThrow().getMessage()).isEqualTo("spec: is required");
+    assertThat(k8s.jobs()).isEmpty();
+  }
+
+  @Test
   void aMissingSecretHoldsTheStageUntilItExists() {
     k8s.secret("corpus-s3");
     String name = k8s.apply(OperatorHarness.example("mistral-32k.yaml")).getMetadata().getName();
