@@ -1,0 +1,111 @@
+package io.pose.trainer.io;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.UUID;
+
+/**
+ * Writes a directory all at once: its content is produced in a staging directory next to the target, forced to
+ * disk, then renamed into place. A reader sees the old directory or the new one, never half of one; a crash leaves
+ * at most a staging directory (named .{target}.staging-*) that the next write removes.
+ */
+public final class AtomicDirectory {
+  private AtomicDirectory() {}
+
+  /** Produces the content of a directory. */
+  @FunctionalInterface
+  public interface Content {
+    void writeInto(Path directory) throws IOException;
+  }
+
+  public static void write(Path target, Content content) throws IOException {
+    Path absolute = target.toAbsolutePath();
+    Path parent = absolute.getParent();
+    Files.createDirectories(parent);
+    String name = absolute.getFileName().toString();
+    removeLeftovers(parent, name);
+    Path staging = parent.resolve("." + name + ".staging-" + UUID.randomUUID());
+    Files.createDirectory(staging);
+    try {
+      content.writeInto(staging);
+      forceTree(staging);
+      if (Files.exists(absolute)) {
+        Path old = parent.resolve("." + name + ".old-" + UUID.randomUUID());
+        Files.move(absolute, old, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(staging, absolute, StandardCopyOption.ATOMIC_MOVE);
+        deleteTree(old);
+      } else {
+        Files.move(staging, absolute, StandardCopyOption.ATOMIC_MOVE);
+      }
+      force(parent);
+    } finally {
+      if (Files.exists(staging)) {
+        deleteTree(staging);
+      }
+    }
+  }
+
+  private static void removeLeftovers(Path parent, String name) throws IOException {
+    try (var listing = Files.list(parent)) {
+      for (Path p : (Iterable<Path>) listing::iterator) {
+        String n = p.getFileName().toString();
+        if (n.startsWith("." + name + ".staging-") || n.startsWith("." + name + ".old-")) {
+          deleteTree(p);
+        }
+      }
+    }
+  }
+
+  private static void forceTree(Path root) throws IOException {
+    Files.walkFileTree(root, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+        try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
+          c.force(true);
+        }
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+        force(dir);
+        return FileVisitResult.CONTINUE;
+      }
+    });
+  }
+
+  /** fsync of a directory (its entries), where the platform allows opening one. */
+  private static void force(Path dir) {
+    try (FileChannel c = FileChannel.open(dir, StandardOpenOption.READ)) {
+      c.force(true);
+    } catch (IOException e) {
+      // some file systems refuse to open directories; the renames are still atomic
+    }
+  }
+
+  static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    Files.walkFileTree(root, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+        Files.delete(file);
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+        Files.delete(dir);
+        return FileVisitResult.CONTINUE;
+      }
+    });
+  }
+}

@@ -1,0 +1,101 @@
+package io.pose.trainer.io;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Writes safetensors files exactly as the safetensors library lays them out (compact JSON header with
+ * __metadata__ first, tensors ordered as its Dtype enum descending and then by name, which keeps every tensor
+ * aligned; the header padded with spaces to 8 bytes), atomically: the file is
+ * written under a temporary name, forced to disk and renamed, so a crash never leaves half a file under the real
+ * name.
+ */
+public final class SafetensorsWriter {
+  private SafetensorsWriter() {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public static void write(Path file, Collection<TensorData> tensors, Map<String, String> metadata) throws IOException {
+    List<TensorData> ordered = new ArrayList<>(tensors);
+    Set<String> names = new HashSet<>();
+    for (TensorData t : ordered) {
+      if (!names.add(t.name())) {
+        throw new IllegalArgumentException("tensor " + t.name() + " appears twice");
+      }
+      if (t.name().equals("__metadata__")) {
+        throw new IllegalArgumentException("__metadata__ is not a tensor name");
+      }
+    }
+    ordered.sort(Comparator.comparingInt((TensorData t) -> -t.dtype().layoutRank()).thenComparing(TensorData::name));
+
+    ObjectNode header = JSON.createObjectNode();
+    if (metadata != null && !metadata.isEmpty()) {
+      ObjectNode meta = header.putObject("__metadata__");
+      metadata.forEach(meta::put);
+    }
+    long offset = 0;
+    for (TensorData t : ordered) {
+      ObjectNode entry = header.putObject(t.name());
+      entry.put("dtype", t.dtype().name());
+      ArrayNode shape = entry.putArray("shape");
+      for (long d : t.shape()) {
+        shape.add(d);
+      }
+      entry.putArray("data_offsets").add(offset).add(offset + t.bytes());
+      offset += t.bytes();
+    }
+    byte[] json = JSON.writeValueAsBytes(header);
+    int padded = (json.length + 7) / 8 * 8;
+    ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+    head.putLong(padded).put(json);
+    while (head.hasRemaining()) {
+      head.put((byte) ' ');
+    }
+    head.flip();
+
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".partial");
+    try {
+      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        writeFully(out, head);
+        for (TensorData t : ordered) {
+          writeFully(out, t.data().duplicate().position(0));
+        }
+        out.force(true);
+      }
+      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(temp);
+    }
+  }
+
+  private static void writeFully(FileChannel out, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      out.write(b);
+    }
+  }
+
+  /** The header JSON text, for tests and tools. */
+  static String headerText(byte[] file) {
+    long n = ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+    return new String(file, 8, (int) n, StandardCharsets.UTF_8);
+  }
+}
