@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pose.core.hf.HfConfigs;
 import io.pose.core.hf.ModelConfig;
 import io.pose.trainer.io.Checkpoint;
+import io.pose.trainer.Tolerances;
 import io.pose.trainer.kernels.Ops;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -53,30 +54,15 @@ class DecoderParityTest {
         }
         String what = name + " (" + run + ")";
         assertThat(logits.getShape().getShape()).containsExactly(longs(expected.get("logitsShape")));
-        assertClose(what + " logits", logits.toFloatArray(), expected.get("logits"), 1e-4);
+        Tolerances.assertClose(what + " logits", logits.toFloatArray(), expected.get("logits"), 1e-4);
         assertThat((double) loss.getFloat()).as(what + " loss").isCloseTo(expected.get("loss").asDouble(),
             org.assertj.core.data.Offset.offset(1e-5 * Math.abs(expected.get("loss").asDouble())));
         for (Iterator<Map.Entry<String, JsonNode>> it = expected.get("gradients").fields(); it.hasNext(); ) {
           Map.Entry<String, JsonNode> g = it.next();
           NDArray grad = weights.get(g.getKey()).getGradient();
-          assertClose(what + " gradient of " + g.getKey(), grad.toFloatArray(), g.getValue().get("values"), 1e-4);
+          Tolerances.assertClose(what + " gradient of " + g.getKey(), grad.toFloatArray(), g.getValue().get("values"), 1e-4);
         }
       }
-    }
-  }
-
-  /** |a - e| <= tolerance x max(|e|, the reference's mean magnitude): relative where values are not tiny. */
-  static void assertClose(String what, float[] actual, JsonNode expected, double tolerance) {
-    assertThat(actual).as(what + " size").hasSize(expected.size());
-    double scale = 0;
-    for (JsonNode v : expected) {
-      scale += Math.abs(v.asDouble());
-    }
-    scale /= Math.max(1, expected.size());
-    for (int i = 0; i < actual.length; i++) {
-      double e = expected.get(i).asDouble();
-      assertThat((double) actual[i]).as("%s[%d]", what, i)
-          .isCloseTo(e, org.assertj.core.data.Offset.offset(tolerance * Math.max(Math.abs(e), scale)));
     }
   }
 

@@ -1,0 +1,67 @@
+package io.pose.trainer.train;
+
+import ai.djl.ndarray.NDArray;
+import io.pose.trainer.kernels.Autograd;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * AdamW exactly as torch.optim.AdamW updates (decoupled weight decay p *= 1 - lr wd, then the bias-corrected Adam
+ * step), on fp32 master weights with fp32 moments. Updates run outside any gradient collector.
+ */
+public final class AdamW {
+
+  private final double beta1;
+  private final double beta2;
+  private final double eps;
+  private final double weightDecay;
+  private final Map<String, NDArray> expAvg = new LinkedHashMap<>();
+  private final Map<String, NDArray> expAvgSq = new LinkedHashMap<>();
+  private long step;
+
+  public AdamW(double beta1, double beta2, double eps, double weightDecay) {
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.eps = eps;
+    this.weightDecay = weightDecay;
+  }
+
+  /** Applies one step with this learning rate to every parameter that has a gradient. */
+  public void step(Map<String, NDArray> parameters, double lr) {
+    if (Autograd.recording()) {
+      throw new IllegalStateException("optimizer steps must run outside a gradient collector");
+    }
+    step++;
+    double bias1 = 1 - Math.pow(beta1, step);
+    double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+    double stepSize = lr / bias1;
+    for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+      NDArray p = e.getValue();
+      if (!p.hasGradient()) {
+        continue;
+      }
+      NDArray g = p.getGradient();
+      NDArray m = expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike());
+      NDArray v = expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike());
+      p.muli(1 - lr * weightDecay);
+      m.muli(beta1).addi(g.mul(1 - beta1));
+      v.muli(beta2).addi(g.mul(g).muli(1 - beta2));
+      NDArray denom = v.sqrt().divi(bias2Sqrt).addi(eps);
+      p.subi(m.div(denom).muli(stepSize));
+    }
+  }
+
+  public long stepCount() {
+    return step;
+  }
+
+  /** First moments by parameter name (for checkpoints). */
+  public Map<String, NDArray> expAvg() {
+    return expAvg;
+  }
+
+  /** Second moments by parameter name (for checkpoints). */
+  public Map<String, NDArray> expAvgSq() {
+    return expAvgSq;
+  }
+}
