@@ -90,6 +90,17 @@ public final class AtomicDirectory {
     }
   }
 
+  /** Deletes a directory written by {@link #write} (renamed away first, so no reader sees it half deleted). */
+  public static void delete(Path target) throws IOException {
+    Path absolute = target.toAbsolutePath();
+    if (!Files.exists(absolute)) {
+      return;
+    }
+    Path old = absolute.getParent().resolve("." + absolute.getFileName() + ".old-" + UUID.randomUUID());
+    Files.move(absolute, old, StandardCopyOption.ATOMIC_MOVE);
+    deleteTree(old);
+  }
+
   static void deleteTree(Path root) throws IOException {
     if (!Files.exists(root)) {
       return;

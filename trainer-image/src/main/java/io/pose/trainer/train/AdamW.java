@@ -55,6 +55,15 @@ public final class AdamW {
     return step;
   }
 
+  /** Restores the state a checkpoint saved (moments by parameter name and the step count). */
+  public void restore(long stepCount, Map<String, NDArray> firstMoments, Map<String, NDArray> secondMoments) {
+    this.step = stepCount;
+    expAvg.clear();
+    expAvg.putAll(firstMoments);
+    expAvgSq.clear();
+    expAvgSq.putAll(secondMoments);
+  }
+
   /** First moments by parameter name (for checkpoints). */
   public Map<String, NDArray> expAvg() {
     return expAvg;

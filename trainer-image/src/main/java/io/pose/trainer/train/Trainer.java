@@ -1,0 +1,137 @@
+package io.pose.trainer.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import io.pose.core.sampling.Batch;
+import io.pose.core.sampling.Sample;
+import io.pose.trainer.data.SampleStream;
+import io.pose.trainer.kernels.Autograd;
+import io.pose.trainer.kernels.Ops;
+import io.pose.trainer.model.Decoder;
+import io.pose.trainer.model.DecoderWeights;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The training loop of one rank: for each step, the step's samples in micro-batches (gradients accumulated, each
+ * micro-batch's loss divided by the number of micro-batches, as the Hugging Face Trainer does), global-norm
+ * clipping, an AdamW step at the scheduled rate, and a checkpoint every N steps. Sample s of the run is always the
+ * same sample (see {@link SampleStream}), so a resumed run continues exactly where the checkpoint left it.
+ */
+public final class Trainer {
+
+  private final Decoder decoder;
+  private final DecoderWeights weights;
+  private final SampleStream data;
+  private final TrainingPlan plan;
+  private final CheckpointStore checkpoints;
+  private final String runIdentity;
+  private final AdamW adam;
+  private final NDManager manager;
+  private int step;
+  private long samplesConsumed;
+
+  /**
+   * @param runIdentity what identifies the run for resuming (seed, batch sizes, sampler): a checkpoint of another
+   *     run is refused
+   */
+  public Trainer(NDManager manager, Decoder decoder, DecoderWeights weights, SampleStream data, TrainingPlan plan,
+      CheckpointStore checkpoints, String runIdentity) {
+    this.manager = manager;
+    this.decoder = decoder;
+    this.weights = weights;
+    this.data = data;
+    this.plan = plan;
+    this.checkpoints = checkpoints;
+    this.runIdentity = runIdentity;
+    this.adam = new AdamW(plan.beta1(), plan.beta2(), plan.eps(), plan.weightDecay());
+    weights.all().values().forEach(w -> w.setRequiresGradient(true));
+  }
+
+  /**
+   * Restores the optimizer and loader state of a checkpoint whose weights the decoder was loaded from (the caller
+   * loads them from {@code saved.directory()}, a model directory like any other).
+   */
+  public void resumeFrom(CheckpointStore.Saved saved) throws IOException {
+    if (!saved.runIdentity().equals(runIdentity)) {
+      throw new IllegalStateException("checkpoint " + saved.directory() + " belongs to another run (" + saved.runIdentity()
+          + "); this run is " + runIdentity + ": use a new workspace or the same settings");
+    }
+    checkpoints.restoreOptimizer(saved, adam, manager);
+    step = saved.step();
+    samplesConsumed = saved.samplesConsumed();
+  }
+
+  public int step() {
+    return step;
+  }
+
+  /** Runs steps until the given step (or the plan's last); reports each step. */
+  public List<StepResult> run(int untilStep, Consumer<StepResult> listener) throws IOException {
+    List<StepResult> results = new ArrayList<>();
+    int last = Math.min(untilStep, plan.steps());
+    while (step < last) {
+      StepResult r = trainStep();
+      results.add(r);
+      listener.accept(r);
+      if (step % plan.checkpointEverySteps() == 0 || step == plan.steps()) {
+        checkpoints.save(step, samplesConsumed, runIdentity, weights.all(), adam, plan.keepCheckpoints());
+      }
+    }
+    return results;
+  }
+
+  private StepResult trainStep() throws IOException {
+    long start = System.nanoTime();
+    weights.all().values().forEach(Autograd::zeroGrad);
+    int accumulation = plan.accumulationSteps();
+    double lossSum = 0;
+    long tokens = 0;
+    int maxPosition = 0;
+    int maxLength = 0;
+    for (int micro = 0; micro < accumulation; micro++) {
+      List<Sample> samples = new ArrayList<>();
+      for (int i = 0; i < plan.microBatchSize(); i++) {
+        Sample s = data.sample(samplesConsumed++);
+        samples.add(s);
+        tokens += s.length();
+        maxPosition = Math.max(maxPosition, s.maxPosition());
+        maxLength = Math.max(maxLength, s.length());
+      }
+      Batch batch = Batch.collate(samples, plan.padTokenId());
+      try (NDManager micromanager = manager.newSubManager()) {
+        Shape shape = new Shape(batch.size(), batch.length());
+        NDArray ids = micromanager.create(toLongs(batch.inputIds()), shape);
+        NDArray labels = micromanager.create(toLongs(batch.labels()), shape);
+        int[][] positions = new int[batch.size()][batch.length()];
+        for (int b = 0; b < batch.size(); b++) {
+          System.arraycopy(batch.positionIds(), b * batch.length(), positions[b], 0, batch.length());
+        }
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+          NDArray loss = Ops.causalLmLoss(decoder.forward(ids, positions), labels);
+          gc.backward(loss.div(Ops.scalar(micromanager, accumulation)));
+          lossSum += loss.getFloat();
+        }
+      }
+    }
+    double norm = GradientClipping.clip(weights.all().values(), plan.maxGradNorm());
+    double lr = plan.schedule().at(step);
+    adam.step(weights.all(), lr);
+    step++;
+    return new StepResult(step, lossSum / accumulation, norm, lr, tokens, (System.nanoTime() - start) / 1e9, maxPosition,
+        maxLength);
+  }
+
+  private static long[] toLongs(int[] a) {
+    long[] out = new long[a.length];
+    for (int i = 0; i < a.length; i++) {
+      out[i] = a[i];
+    }
+    return out;
+  }
+}

@@ -1,0 +1,145 @@
+package io.pose.trainer.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDManager;
+import io.pose.api.v1alpha1.TrainingSettings.LrSchedule;
+import io.pose.core.hf.HfConfigs;
+import io.pose.core.hf.ModelConfig;
+import io.pose.core.sampling.Samplers;
+import io.pose.trainer.data.SampleStream;
+import io.pose.trainer.data.TokenFile;
+import io.pose.trainer.io.Checkpoint;
+import io.pose.trainer.model.Decoder;
+import io.pose.trainer.model.DecoderWeights;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The loop on the tiny Llama with PoSE samples (Lc = 16, Lt = 256; the model was pretrained for 64 positions). */
+class TrainerTest {
+
+  static final Path MODEL = Path.of("src/test/resources/tiny-models/llama");
+  static final int LC = 16;
+  static final int LT = 256;
+  static ModelConfig config;
+
+  @TempDir
+  static Path shared;
+  static Path corpus;
+
+  @BeforeAll
+  static void corpus() throws IOException {
+    config = HfConfigs.read(MODEL.resolve("config.json"));
+    // learnable documents: counting sequences (next token = this token + 1, mod 128) from random starts
+    Random r = new Random(11);
+    List<int[]> docs = new ArrayList<>();
+    for (int d = 0; d < 64; d++) {
+      int[] doc = new int[LC + r.nextInt(3 * LC)];
+      int t = r.nextInt(128);
+      for (int i = 0; i < doc.length; i++) {
+        doc[i] = (t + i) % 128;
+      }
+      docs.add(doc);
+    }
+    corpus = shared.resolve("corpus.tokens");
+    TokenFile.write(corpus, docs, 128);
+  }
+
+  static TrainingPlan plan(int steps, int checkpointEvery, int keep) {
+    return new TrainingPlan(steps, 8, 4, 1, new LearningRateSchedule(3e-3, 3, steps, LrSchedule.COSINE), 0.9, 0.95, 1e-8,
+        0.01, 1.0, checkpointEvery, keep, 0);
+  }
+
+  /** A trainer over the tiny Llama, starting from the base model or a checkpoint directory. */
+  record Run(NDManager manager, TokenFile data, DecoderWeights weights, Trainer trainer) implements AutoCloseable {
+    @Override
+    public void close() throws IOException {
+      data.close();
+      manager.close();
+    }
+  }
+
+  static Run run(Path weightsFrom, TrainingPlan plan, Path checkpoints, String identity) throws IOException {
+    NDManager m = NDManager.newBaseManager();
+    DecoderWeights weights;
+    try (Checkpoint c = Checkpoint.open(weightsFrom)) {
+      weights = DecoderWeights.load(config, c, m);
+    }
+    TokenFile data = TokenFile.open(corpus);
+    SampleStream stream = new SampleStream(data, Samplers.official(LC, LT), 5, LC);
+    Trainer t = new Trainer(m, new Decoder(config, weights), weights, stream, plan, new CheckpointStore(checkpoints), identity);
+    return new Run(m, data, weights, t);
+  }
+
+  static Map<String, float[]> snapshot(DecoderWeights w) {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    w.all().forEach((k, v) -> out.put(k, v.toFloatArray()));
+    return out;
+  }
+
+  @Test
+  void aResumedRunMatchesAnUninterruptedOneBitForBit(@TempDir Path tmp) throws IOException {
+    Map<String, float[]> straight;
+    try (Run a = run(MODEL, plan(6, 2, 2), tmp.resolve("a"), "run-1")) {
+      a.trainer().run(6, r -> { });
+      straight = snapshot(a.weights());
+    }
+    Path checkpoints = tmp.resolve("b");
+    try (Run b = run(MODEL, plan(6, 2, 2), checkpoints, "run-1")) {
+      b.trainer().run(4, r -> { }); // the pod is killed after step 4's checkpoint
+    }
+    CheckpointStore.Saved saved = new CheckpointStore(checkpoints).latest().orElseThrow();
+    assertThat(saved.step()).isEqualTo(4);
+    assertThat(saved.samplesConsumed()).isEqualTo(32);
+    try (Run resumed = run(saved.directory(), plan(6, 2, 2), checkpoints, "run-1")) {
+      resumed.trainer().resumeFrom(saved);
+      List<StepResult> rest = resumed.trainer().run(6, r -> { });
+      assertThat(rest).extracting(StepResult::step).containsExactly(5, 6);
+      Map<String, float[]> after = snapshot(resumed.weights());
+      for (String name : straight.keySet()) {
+        assertThat(after.get(name)).as(name).containsExactly(straight.get(name));
+      }
+    }
+    try (var dirs = Files.list(checkpoints)) {
+      assertThat(dirs.map(p -> p.getFileName().toString()).sorted().toList()).as("the last 2 checkpoints are kept")
+          .containsExactly("step-00000004", "step-00000006");
+    }
+  }
+
+  @Test
+  void poseTrainingLowersTheLossWithPositionsUpToTheTargetAtTheCostOfTheWindow(@TempDir Path tmp) throws IOException {
+    try (Run run = run(MODEL, plan(200, 1000, 1), tmp, "run-2")) {
+      List<StepResult> results = run.trainer().run(200, r -> { });
+      double first = results.subList(0, 10).stream().mapToDouble(StepResult::loss).average().orElseThrow();
+      double last = results.subList(190, 200).stream().mapToDouble(StepResult::loss).average().orElseThrow();
+      assertThat(first).isGreaterThan(4.0);
+      // the task is learnable except at chunk boundaries (the text jumps there too), so the floor is about 0.65
+      assertThat(last).as("loss after 200 steps (first 10 averaged %.3f)", first).isLessThan(first / 2);
+      assertThat(results).allMatch(r -> r.maxSampleLength() <= LC).allMatch(r -> r.maxPosition() < LT);
+      assertThat(results.stream().mapToInt(StepResult::maxPosition).max().orElseThrow())
+          .as("positions reach far beyond Lc and near Lt - 1").isGreaterThan(LT - 16);
+      assertThat(results).allMatch(r -> Double.isFinite(r.loss()) && Double.isFinite(r.gradNorm()));
+    }
+  }
+
+  @Test
+  void aCheckpointOfAnotherRunIsRefused(@TempDir Path tmp) throws IOException {
+    try (Run a = run(MODEL, plan(2, 2, 1), tmp, "seed=5 batch=8")) {
+      a.trainer().run(2, r -> { });
+    }
+    CheckpointStore.Saved saved = new CheckpointStore(tmp).latest().orElseThrow();
+    try (Run b = run(saved.directory(), plan(4, 2, 1), tmp, "seed=6 batch=8")) {
+      assertThatThrownBy(() -> b.trainer().resumeFrom(saved)).hasMessageContaining("belongs to another run (seed=5 batch=8)");
+    }
+  }
+}
