@@ -30,6 +30,27 @@ public final class TrainerContract {
   public static final String SECRETS_DIR = "/var/run/secrets/pose";
   public static final String SHM_DIR = "/dev/shm";
 
+  /**
+   * Where each stage reads and writes inside the workspace, so that every stage (and {@code pose run}) agrees
+   * without passing paths around.
+   */
+  public static final class Workspace {
+    private Workspace() {}
+
+    /** The fetched base model (a Hugging Face model directory). */
+    public static final String BASE_MODEL = "base-model";
+    /** Fetched training data; tokenized once into {@link #TRAINING_TOKENS}. */
+    public static final String TRAINING_DATA = "data/training";
+    /** The training corpus as a token file (written on first use when the data is text). */
+    public static final String TRAINING_TOKENS = "data/training.tokens";
+    /** Training checkpoints (step-NNNNNNNN directories). */
+    public static final String CHECKPOINTS = "checkpoints";
+    /** The extended model the Train stage writes (a Hugging Face model directory). */
+    public static final String EXTENDED_MODEL = "extended-model";
+    /** JSON-lines logs of the stages. */
+    public static final String LOGS = "logs";
+  }
+
   /** The command line of a stage. */
   public static List<String> command(Stage stage) {
     return List.of(EXECUTABLE, stage.command(), CONFIG_FLAG, CONFIG_PATH);

@@ -60,7 +60,7 @@ class ModelExportTest {
     try (var listing = Files.list(COMMITTED)) {
       files = listing.map(p -> p.getFileName().toString()).sorted().toList();
     }
-    assertThat(files).containsExactly("config.json", "generation_config.json", "model.safetensors");
+    assertThat(files).containsExactly("config.json", "generation_config.json", "model.safetensors", "tokenizer.json");
     for (String f : files) {
       assertThat(Files.readAllBytes(target.resolve(f))).as(f).isEqualTo(Files.readAllBytes(COMMITTED.resolve(f)));
     }
