@@ -50,7 +50,8 @@ public final class HfConfigs {
     return parse(tree(json, origin), origin);
   }
 
-  static ObjectNode tree(String json, String origin) {
+  /** Reads config.json text as a tree; origin names the file in messages. */
+  public static ObjectNode tree(String json, String origin) {
     try {
       JsonNode node = JSON.readTree(json);
       if (node == null || !node.isObject()) {

@@ -15,15 +15,26 @@ public final class SampleStream {
 
   private final Documents documents;
   private final PositionSampler sampler;
-  private final long seed;
+  private final long orderSeed;
+  private final long positionSeed;
   private final int[] eligible;
   private long cachedEpoch = -1;
   private int[] order;
 
   public SampleStream(Documents documents, PositionSampler sampler, long seed, int minTokens) throws IOException {
+    this(documents, sampler, seed, seed, minTokens);
+  }
+
+  /**
+   * @param orderSeed shuffles the documents (spec.training.seed)
+   * @param positionSeed draws the PoSE positions (spec.pose.seed)
+   */
+  public SampleStream(Documents documents, PositionSampler sampler, long orderSeed, long positionSeed, int minTokens)
+      throws IOException {
     this.documents = documents;
     this.sampler = sampler;
-    this.seed = seed;
+    this.orderSeed = orderSeed;
+    this.positionSeed = positionSeed;
     if (documents.size() == 0) {
       throw new DataException(documents.describe() + ": the source holds no documents");
     }
@@ -51,7 +62,7 @@ public final class SampleStream {
     long epoch = sampleIndex / eligible.length;
     if (epoch != cachedEpoch) {
       order = eligible.clone();
-      SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch);
+      SplittableRandom r = new SplittableRandom(orderSeed * 0x9E3779B97F4A7C15L + epoch);
       for (int i = order.length - 1; i > 0; i--) {
         int j = r.nextInt(i + 1);
         int t = order[i];
@@ -64,6 +75,6 @@ public final class SampleStream {
   }
 
   public Sample sample(long sampleIndex) throws IOException {
-    return sampler.sample(seed, sampleIndex, documents.tokens(documentOf(sampleIndex)));
+    return sampler.sample(positionSeed, sampleIndex, documents.tokens(documentOf(sampleIndex)));
   }
 }

@@ -35,6 +35,7 @@ public final class Trainer {
   private final NDManager manager;
   private int step;
   private long samplesConsumed;
+  private Integer lastCheckpointStep;
 
   /**
    * @param runIdentity what identifies the run for resuming (seed, batch sizes, sampler): a checkpoint of another
@@ -65,23 +66,35 @@ public final class Trainer {
     checkpoints.restoreOptimizer(saved, adam, manager);
     step = saved.step();
     samplesConsumed = saved.samplesConsumed();
+    lastCheckpointStep = saved.step();
+  }
+
+  /** The step of the newest checkpoint written or resumed from, or null. */
+  public Integer lastCheckpointStep() {
+    return lastCheckpointStep;
+  }
+
+  /** The weights being trained, by Hugging Face name. */
+  public DecoderWeights weights() {
+    return weights;
   }
 
   public int step() {
     return step;
   }
 
-  /** Runs steps until the given step (or the plan's last); reports each step. */
+  /** Runs steps until the given step (or the plan's last); reports each step once its checkpoint, if any, is written. */
   public List<StepResult> run(int untilStep, Consumer<StepResult> listener) throws IOException {
     List<StepResult> results = new ArrayList<>();
     int last = Math.min(untilStep, plan.steps());
     while (step < last) {
       StepResult r = trainStep();
       results.add(r);
-      listener.accept(r);
       if (step % plan.checkpointEverySteps() == 0 || step == plan.steps()) {
         checkpoints.save(step, samplesConsumed, runIdentity, weights.all(), adam, plan.keepCheckpoints());
+        lastCheckpointStep = step;
       }
+      listener.accept(r);
     }
     return results;
   }

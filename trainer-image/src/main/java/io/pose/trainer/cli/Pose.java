@@ -1,0 +1,43 @@
+package io.pose.trainer.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The trainer's executable: {@code pose <stage> --config <file>} as the trainer contract starts it in a stage pod.
+ * Exit codes are the contract's (TrainerContract.ExitCode): 0 done, 1 runtime failure (a restart may help),
+ * 2 invalid configuration, 3 missing or unreadable input.
+ */
+@Command(name = "pose", mixinStandardHelpOptions = true, versionProvider = Version.class,
+    description = "Extends the context window of RoPE language models with PoSE (Positional Skip-wisE training).",
+    subcommands = {TrainCommand.class, CommandLine.HelpCommand.class})
+public final class Pose {
+
+  public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+
+  /** Runs the command line and returns its exit code. */
+  public static int execute(String... args) {
+    return execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+  }
+
+  /** Runs the command line with the given output and error streams (the tests call this). */
+  public static int execute(PrintWriter out, PrintWriter err, String... args) {
+    // libtorch comes from the natives jar on the class path; never download anything, never phone home
+    setIfAbsent("ai.djl.offline", "true");
+    setIfAbsent("OPT_OUT_TRACKING", "true");
+    return commandLine().setOut(out).setErr(err).execute(args);
+  }
+
+  static CommandLine commandLine() {
+    return new CommandLine(new Pose()).setCaseInsensitiveEnumValuesAllowed(true);
+  }
+
+  private static void setIfAbsent(String key, String value) {
+    if (System.getProperty(key) == null) {
+      System.setProperty(key, value);
+    }
+  }
+}

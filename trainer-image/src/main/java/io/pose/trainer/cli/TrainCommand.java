@@ -1,0 +1,109 @@
+package io.pose.trainer.cli;
+
+import io.pose.api.SpecIO;
+import io.pose.api.contract.TrainerContract;
+import io.pose.api.contract.TrainerContract.ExitCode;
+import io.pose.api.contract.TrainerContract.Workspace;
+import io.pose.api.v1alpha1.ContextExtension;
+import io.pose.api.validation.SpecValidationException;
+import io.pose.trainer.progress.ConsoleProgress;
+import io.pose.trainer.progress.JsonLinesProgress;
+import io.pose.trainer.progress.ProgressListener;
+import io.pose.trainer.stage.StageException;
+import io.pose.trainer.stage.TrainStage;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code pose train}: the Train stage. */
+@Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Version.class,
+    description = {"PoSE-trains the base model in the workspace and writes the extended model.",
+        "Reads <workspace>/" + Workspace.BASE_MODEL + " and <workspace>/" + Workspace.TRAINING_DATA + ", writes <workspace>/"
+            + Workspace.CHECKPOINTS + " (resuming from the newest) and <workspace>/" + Workspace.EXTENDED_MODEL + "."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:done (or stopped at --stop-after-steps)", "1:runtime failure: a restart may help",
+        "2:invalid configuration", "3:missing or unreadable input (model, data, checkpoint)"})
+final class TrainCommand implements Callable<Integer> {
+
+  /** How progress is shown on stdout. */
+  enum ProgressStyle { AUTO, BAR, LINES, NONE }
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = TrainerContract.CONFIG_FLAG, required = true, paramLabel = "<file>",
+      description = "The ContextExtension (YAML or JSON): a spec file, or the rendered config a stage pod mounts at "
+          + TrainerContract.CONFIG_PATH + ".")
+  Path config;
+
+  @Option(names = "--workspace", paramLabel = "<dir>", defaultValue = "${env:POSE_WORKSPACE:-"
+      + TrainerContract.WORKSPACE_DIR + "}", description = "The workspace (default: $POSE_WORKSPACE or ${DEFAULT-VALUE}).")
+  Path workspace;
+
+  @Option(names = "--stop-after-steps", paramLabel = "<n>",
+      description = "Stop after step n (its checkpoint is written); the next run resumes from there.")
+  Integer stopAfterSteps;
+
+  @Option(names = "--progress", paramLabel = "<style>", defaultValue = "auto",
+      description = "auto (a bar on a terminal, lines otherwise), bar, lines or none. Default: ${DEFAULT-VALUE}.")
+  ProgressStyle progress;
+
+  @Option(names = "--log-interval", paramLabel = "<seconds>", defaultValue = "10",
+      description = "Least seconds between two progress lines (lines style). Default: ${DEFAULT-VALUE}.")
+  double logInterval;
+
+  @Override
+  public Integer call() {
+    PrintWriter err = spec.commandLine().getErr();
+    PrintWriter out = spec.commandLine().getOut();
+    ContextExtension resource;
+    try {
+      resource = SpecIO.read(config);
+    } catch (NoSuchFileException e) {
+      return fail(err, ExitCode.INVALID_CONFIGURATION, config + ": no such file");
+    } catch (SpecValidationException e) {
+      return fail(err, ExitCode.INVALID_CONFIGURATION, config + ": " + e.getMessage());
+    } catch (IOException e) {
+      return fail(err, ExitCode.INVALID_CONFIGURATION, config + ": cannot be read: " + e.getMessage());
+    }
+    List<ProgressListener> listeners = new ArrayList<>();
+    try {
+      boolean terminal = System.console() != null;
+      switch (progress) {
+        case AUTO -> listeners.add(new ConsoleProgress(out, terminal, Duration.ofMillis((long) (logInterval * 1000))));
+        case BAR -> listeners.add(new ConsoleProgress(out, true, Duration.ZERO));
+        case LINES -> listeners.add(new ConsoleProgress(out, false, Duration.ofMillis((long) (logInterval * 1000))));
+        case NONE -> { }
+      }
+      listeners.add(new JsonLinesProgress(workspace.resolve(Workspace.LOGS)));
+      TrainStage.Result result = TrainStage.run(resource, new TrainStage.Options(workspace, stopAfterSteps, out, listeners));
+      return result.stepsDone() >= result.totalSteps() || stopAfterSteps != null ? ExitCode.OK.code()
+          : ExitCode.RUNTIME_FAILURE.code();
+    } catch (StageException e) {
+      return fail(err, e.exitCode(), e.getMessage());
+    } catch (Exception e) {
+      err.println("error: the Train stage failed (a restart resumes from the last checkpoint):");
+      e.printStackTrace(err);
+      err.flush();
+      return ExitCode.RUNTIME_FAILURE.code();
+    } finally {
+      listeners.forEach(ProgressListener::close);
+    }
+  }
+
+  private static int fail(PrintWriter err, ExitCode code, String message) {
+    err.println("error: " + message);
+    err.println("(exit " + code.code() + ": " + code.reason() + ")");
+    err.flush();
+    return code.code();
+  }
+}
