@@ -72,6 +72,13 @@ public final class TrainerContract {
     public static final String PROGRESS_CONFIGMAP = "POSE_PROGRESS_CONFIGMAP";
     /** The pod's name, for log lines and the progress documents. */
     public static final String POD_NAME = "POSE_POD_NAME";
+    /**
+     * The workspace as a URI, {@code pvc://<claim>}: stages report the locations they write under it
+     * ({@code pvc://<claim>/extended-model}).
+     */
+    public static final String WORKSPACE_URI = "POSE_WORKSPACE_URI";
+    /** Training pods: the port of the trainer's Prometheus endpoint ({@code GET /metrics}). */
+    public static final String METRICS_PORT = "POSE_METRICS_PORT";
 
     // Rendezvous (training stage). Our trainer runs one JVM per node and one thread per GPU.
     public static final String NNODES = "POSE_NNODES";
@@ -96,6 +103,9 @@ public final class TrainerContract {
 
   /** The rendezvous port (the PyTorch and Kubeflow convention). */
   public static final int MASTER_PORT = 29500;
+
+  /** The trainer's Prometheus endpoint in training pods (container port named {@code metrics}). */
+  public static final int METRICS_PORT = 9400;
 
   /**
    * Exit codes of {@code pose <stage>}. Codes 2 to 5 mean that retrying cannot help: the training Job's

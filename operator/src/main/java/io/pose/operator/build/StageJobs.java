@@ -183,7 +183,8 @@ public final class StageJobs {
         .withTerminationMessagePolicy("FallbackToLogsOnError")
         .withNewSecurityContext().withAllowPrivilegeEscalation(false).endSecurityContext();
     if (train) {
-      container.withPorts(rendezvousPort());
+      container.withPorts(rendezvousPort(), new ContainerPortBuilder().withName("metrics")
+          .withContainerPort(TrainerContract.METRICS_PORT).withProtocol("TCP").build());
     }
     container.withResources(resources(r, stage));
 
@@ -260,6 +261,7 @@ public final class StageJobs {
     env.add(value(Env.NAME, r.name()));
     env.add(value(Env.PROGRESS_CONFIGMAP, Names.progressConfigMap(r.resource())));
     env.add(fieldRef(Env.POD_NAME, "metadata.name"));
+    env.add(value(Env.WORKSPACE_URI, "pvc://" + r.workspaceClaimName()));
     if (stage == Stage.TRAIN) {
       ResourceSettings res = r.spec().getResources();
       int nodes = res.getNodes();
@@ -282,6 +284,7 @@ public final class StageJobs {
       env.add(fieldRef(Env.PET_NODE_RANK, rankPath));
       env.add(value(Env.PET_MASTER_ADDR, master));
       env.add(value(Env.PET_MASTER_PORT, port));
+      env.add(value(Env.METRICS_PORT, String.valueOf(TrainerContract.METRICS_PORT)));
     }
     return env;
   }

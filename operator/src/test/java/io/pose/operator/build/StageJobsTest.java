@@ -1,6 +1,7 @@
 package io.pose.operator.build;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
@@ -183,6 +184,8 @@ class StageJobsTest {
     assertThat(envValue(job, "POSE_NAME")).isEqualTo(name);
     assertThat(envValue(job, "POSE_PROGRESS_CONFIGMAP")).isEqualTo(name + "-progress");
     assertThat(envFieldPath(job, "POSE_POD_NAME")).isEqualTo("metadata.name");
+    assertThat(envValue(job, "POSE_WORKSPACE_URI")).isEqualTo("pvc://" + job.getSpec().getTemplate().getSpec()
+        .getVolumes().get(0).getPersistentVolumeClaim().getClaimName());
     assertThat(container(job).getEnv()).extracting(EnvVar::getName).doesNotHaveDuplicates();
   }
 
@@ -242,11 +245,10 @@ class StageJobsTest {
       assertThat(job.getSpec().getCompletions()).isEqualTo(nodes);
       assertThat(job.getSpec().getParallelism()).isEqualTo(nodes);
       assertThat(pod(job).getSubdomain()).isEqualTo(cx.getMetadata().getName() + "-rdzv");
-      assertThat(container(job).getPorts()).singleElement().satisfies(p -> {
-        assertThat(p.getContainerPort()).isEqualTo(29500);
-        assertThat(p.getProtocol()).isEqualTo("TCP");
-      });
+      assertThat(container(job).getPorts()).extracting(p -> p.getName(), p -> p.getContainerPort(), p -> p.getProtocol())
+          .containsExactly(tuple("rendezvous", 29500, "TCP"), tuple("metrics", 9400, "TCP"));
       assertThat(env(job)).containsKeys("WORLD_SIZE", "MASTER_ADDR", "PET_NNODES", "POSE_NODE_RANK");
+      assertThat(envValue(job, "POSE_METRICS_PORT")).isEqualTo("9400");
     } else {
       assertThat(job.getSpec().getCompletionMode()).isEqualTo("NonIndexed");
       assertThat(job.getSpec().getCompletions()).isEqualTo(1);
@@ -255,7 +257,8 @@ class StageJobsTest {
       assertThat(container(job).getPorts()).isNullOrEmpty();
       assertThat(env(job)).doesNotContainKeys("WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
           "NODE_RANK", "PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT",
-          "POSE_NNODES", "POSE_NODE_RANK", "POSE_GPUS_PER_NODE", "POSE_MASTER_ADDR", "POSE_MASTER_PORT");
+          "POSE_NNODES", "POSE_NODE_RANK", "POSE_GPUS_PER_NODE", "POSE_MASTER_ADDR", "POSE_MASTER_PORT",
+          "POSE_METRICS_PORT");
     }
   }
 

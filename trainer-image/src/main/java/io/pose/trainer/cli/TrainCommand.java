@@ -6,7 +6,12 @@ import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.contract.TrainerContract.Workspace;
 import io.pose.api.v1alpha1.ContextExtension;
 import io.pose.api.validation.SpecValidationException;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.pose.api.contract.TrainerContract.Env;
+import io.pose.trainer.progress.ConfigMapProgress;
 import io.pose.trainer.progress.ConsoleProgress;
+import io.pose.trainer.progress.PrometheusEndpoint;
 import io.pose.trainer.progress.JsonLinesProgress;
 import io.pose.trainer.progress.ProgressListener;
 import io.pose.trainer.stage.StageException;
@@ -33,6 +38,9 @@ import picocli.CommandLine.Spec;
     exitCodeList = {"0:done (or stopped at --stop-after-steps)", "1:runtime failure: a restart may help",
         "2:invalid configuration", "3:missing or unreadable input (model, data, checkpoint)"})
 final class TrainCommand implements Callable<Integer> {
+
+  /** The least time between two progress writes into the ConfigMap (checkpoints and the end are always written). */
+  static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(10);
 
   /** How progress is shown on stdout. */
   enum ProgressStyle { AUTO, BAR, LINES, NONE }
@@ -61,6 +69,25 @@ final class TrainCommand implements Callable<Integer> {
       description = "Least seconds between two progress lines (lines style). Default: ${DEFAULT-VALUE}.")
   double logInterval;
 
+  @Option(names = "--metrics-port", paramLabel = "<port>", defaultValue = "${env:" + Env.METRICS_PORT + "}",
+      description = "Serve Prometheus metrics on this port (GET /metrics; 0: any free port). Default: $"
+          + Env.METRICS_PORT + ", else none.")
+  Integer metricsPort;
+
+  @Option(names = "--progress-configmap", paramLabel = "<name>", defaultValue = "${env:" + Env.PROGRESS_CONFIGMAP + "}",
+      description = "Report progress into this ConfigMap's train.json (the progress protocol). Default: $"
+          + Env.PROGRESS_CONFIGMAP + ", else none.")
+  String progressConfigMap;
+
+  @Option(names = "--namespace", paramLabel = "<namespace>", defaultValue = "${env:" + Env.NAMESPACE + "}",
+      description = "Namespace of the progress ConfigMap. Default: $" + Env.NAMESPACE + ", else the client's.")
+  String namespace;
+
+  @Option(names = "--workspace-uri", paramLabel = "<uri>", defaultValue = "${env:" + Env.WORKSPACE_URI + "}",
+      description = "The workspace as a URI (pvc://claim), for the model location reported. Default: $"
+          + Env.WORKSPACE_URI + ", else a file URI.")
+  String workspaceUri;
+
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
@@ -85,7 +112,21 @@ final class TrainCommand implements Callable<Integer> {
         case NONE -> { }
       }
       listeners.add(new JsonLinesProgress(workspace.resolve(Workspace.LOGS)));
-      TrainStage.Result result = TrainStage.run(resource, new TrainStage.Options(workspace, stopAfterSteps, out, listeners));
+      String run = resource.getMetadata().getName();
+      if (metricsPort != null) {
+        PrometheusEndpoint metrics = new PrometheusEndpoint(metricsPort, run);
+        listeners.add(metrics);
+        out.printf("metrics: http://0.0.0.0:%d/metrics%n", metrics.port());
+      }
+      String rank = System.getenv(Env.NODE_RANK);
+      if (progressConfigMap != null && !progressConfigMap.isBlank() && (rank == null || rank.equals("0"))) {
+        KubernetesClient client = new KubernetesClientBuilder().build();
+        String ns = namespace != null && !namespace.isBlank() ? namespace : client.getNamespace();
+        listeners.add(new ConfigMapProgress(client, ns, progressConfigMap, PROGRESS_INTERVAL, out));
+        out.printf("progress: ConfigMap %s/%s, key %s%n", ns, progressConfigMap, "train.json");
+      }
+      TrainStage.Result result = TrainStage.run(resource,
+          new TrainStage.Options(workspace, stopAfterSteps, out, listeners, workspaceUri));
       return result.stepsDone() >= result.totalSteps() || stopAfterSteps != null ? ExitCode.OK.code()
           : ExitCode.RUNTIME_FAILURE.code();
     } catch (StageException e) {

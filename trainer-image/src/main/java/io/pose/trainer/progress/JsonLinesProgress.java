@@ -27,6 +27,7 @@ public final class JsonLinesProgress implements ProgressListener {
   private final Writer lines;
   private final Path report;
   private final Throughput throughput = new Throughput();
+  private TrainReport last;
 
   public JsonLinesProgress(Path logDirectory) throws IOException {
     Files.createDirectories(logDirectory);
@@ -54,21 +55,27 @@ public final class JsonLinesProgress implements ProgressListener {
       lines.write('\n');
       lines.flush();
 
-      TrainReport t = new TrainReport();
-      t.setStep(r.step());
-      t.setTotalSteps(totalSteps);
-      t.setLoss(r.loss());
-      t.setLearningRate(r.learningRate());
-      t.setTokensPerSecond(throughput.tokensPerSecond());
-      t.setEtaSeconds(throughput.etaSeconds(totalSteps - r.step()));
-      t.setLastCheckpointStep(lastCheckpointStep);
-      t.setUpdatedAt(Instant.now().toString());
-      Path temp = report.resolveSibling(report.getFileName() + ".partial");
-      Files.writeString(temp, ProgressProtocol.write(t));
-      Files.move(temp, report, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      last = TrainReports.of(r, totalSteps, lastCheckpointStep, throughput);
+      writeReport();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  @Override
+  public void modelWritten(String modelUri, int step) {
+    last = TrainReports.completed(last, modelUri, step);
+    try {
+      writeReport();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private void writeReport() throws IOException {
+    Path temp = report.resolveSibling(report.getFileName() + ".partial");
+    Files.writeString(temp, ProgressProtocol.write(last));
+    Files.move(temp, report, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
   @Override

@@ -68,8 +68,17 @@ public final class TrainStage {
    * @param stopAfterSteps stop (after checkpointing) once this step is reached, or null to train to the end
    * @param log where the stage says what it does
    * @param listeners receive every step
+   * @param workspaceUri the workspace as a URI ({@code pvc://claim}) for the model's reported location, or null to
+   *     report a file URI
    */
-  public record Options(Path workspace, Integer stopAfterSteps, PrintWriter log, List<ProgressListener> listeners) {}
+  public record Options(Path workspace, Integer stopAfterSteps, PrintWriter log, List<ProgressListener> listeners,
+      String workspaceUri) {
+
+    String modelUri() {
+      return workspaceUri != null ? workspaceUri.replaceAll("/+$", "") + "/" + Workspace.EXTENDED_MODEL
+          : workspace.resolve(Workspace.EXTENDED_MODEL).toAbsolutePath().toUri().toString();
+    }
+  }
 
   /**
    * What the stage did.
@@ -152,6 +161,7 @@ public final class TrainStage {
     if (saved.isPresent() && saved.get().step() >= plan.steps() && Files.isRegularFile(extendedDir.resolve("config.json"))) {
       log.printf(Locale.ROOT, "training is complete (%s, step %d of %d) and %s exists: nothing to do%n",
           saved.get().directory().getFileName(), saved.get().step(), plan.steps(), extendedDir);
+      options.listeners().forEach(l -> l.modelWritten(options.modelUri(), saved.get().step()));
       return new Result(saved.get().step(), plan.steps(), saved.get().step(), null, extendedDir);
     }
 
@@ -202,6 +212,7 @@ public final class TrainStage {
       ModelExport.write(baseDir, extension, weights.all(), extendedDir, CheckpointWriter.DEFAULT_MAX_SHARD_BYTES);
       log.printf(Locale.ROOT, "wrote the extended model (%d tokens, %s RoPE x%s) to %s%n", lt,
           extension.scaling().wireName(), trimmed(extension.resolvedFactor()), extendedDir);
+      options.listeners().forEach(l -> l.modelWritten(options.modelUri(), trainer.step()));
       return new Result(trainer.step(), plan.steps(), resumedFrom, lastLoss[0], extendedDir);
     } catch (DataException e) {
       throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);

@@ -14,6 +14,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.pose.api.progress.ProgressProtocol;
+import io.pose.api.progress.TrainReport;
+import io.pose.api.v1alpha1.Stage;
+import java.util.Map;
+import java.util.Properties;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
  * tokenized with the model's tokenizer, PoSE-trained with checkpoints, stopped, resumed and exported; every kind
  * of bad input exits with the contract's code and a message naming the cause.
  */
+@EnableKubernetesMockClient(crud = true)
 class TrainCommandTest {
+
+  KubernetesClient client;
 
   static final Path MODEL = Path.of("src/test/resources/tiny-models/llama");
   static final ObjectMapper JSON = new ObjectMapper();
@@ -257,5 +268,35 @@ class TrainCommandTest {
     assertThat(code).isZero();
     assertThat(out.toString()).contains("--config").contains("--workspace").contains("Exit codes:")
         .contains("3   missing or unreadable input");
+  }
+
+  @Test
+  void reportsIntoTheProgressConfigMapAndServesMetrics(@TempDir Path tmp) throws IOException {
+    client.configMaps().inNamespace("ml").resource(new ConfigMapBuilder().withNewMetadata().withName("tiny-progress")
+        .endMetadata().build()).create();
+    // what a pod's in-cluster configuration would give the client, pointed at the mock API server
+    Properties saved = (Properties) System.getProperties().clone();
+    System.setProperty("kubernetes.master", client.getConfiguration().getMasterUrl());
+    System.setProperty("kubernetes.trust.certificates", "true");
+    System.setProperty("kubernetes.disable.hostname.verification", "true");
+    System.setProperty("kubernetes.auth.tryKubeConfig", "false");
+    System.setProperty("kubernetes.auth.tryServiceAccount", "false");
+    Outcome o;
+    try {
+      o = pose(config(tmp, spec("", 7)), workspace(tmp.resolve("ws")), "--progress-configmap", "tiny-progress",
+          "--namespace", "ml", "--workspace-uri", "pvc://tiny-workspace", "--metrics-port", "0");
+    } finally {
+      System.setProperties(saved);
+    }
+    assertThat(o.code()).as(o.err()).isZero();
+    assertThat(o.out()).contains("progress: ConfigMap ml/tiny-progress, key train.json")
+        .containsPattern("metrics: http://0\\.0\\.0\\.0:\\d+/metrics");
+    Map<String, String> data = client.configMaps().inNamespace("ml").withName("tiny-progress").get().getData();
+    TrainReport report = ProgressProtocol.read(data, Stage.TRAIN, TrainReport.class).orElseThrow();
+    assertThat(report.getStep()).isEqualTo(6);
+    assertThat(report.getLastCheckpointStep()).isEqualTo(6);
+    assertThat(report.getModelUri()).isEqualTo("pvc://tiny-workspace/extended-model");
+    JsonNode local = JSON.readTree(tmp.resolve("ws/logs/train-progress.json").toFile());
+    assertThat(local.get("modelUri").asText()).isEqualTo("pvc://tiny-workspace/extended-model");
   }
 }
