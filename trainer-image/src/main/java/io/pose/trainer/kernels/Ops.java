@@ -86,6 +86,15 @@ public final class Ops {
    * @param labels [B, T] int64
    */
   public static NDArray causalLmLoss(NDArray logits, NDArray labels) {
+    return causalLmLoss(logits, labels, false);
+  }
+
+  /** The same loss through the fused cross-entropy kernel (what training uses). */
+  public static NDArray causalLmLossFused(NDArray logits, NDArray labels) {
+    return causalLmLoss(logits, labels, true);
+  }
+
+  private static NDArray causalLmLoss(NDArray logits, NDArray labels, boolean fused) {
     NDManager m = logits.getManager();
     long b = logits.getShape().get(0);
     long t = logits.getShape().get(1);
@@ -105,6 +114,9 @@ public final class Ops {
     }
     if (counted == 0) {
       throw new IllegalArgumentException("every label is ignored (-100): nothing to learn from this batch");
+    }
+    if (fused) {
+      return FusedOps.crossEntropy(shiftedLogits, shiftedLabels);
     }
     NDArray logProbs = shiftedLogits.logSoftmax(-1);
     NDArray picked = logProbs.get(new NDIndex().addAllDim().addPickDim(m.create(safe).reshape(raw.length, 1)))

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import io.pose.core.hf.ModelConfig;
 import io.pose.core.rope.Rope;
 import io.pose.core.rope.RopeFrequencies;
+import io.pose.trainer.kernels.FusedOps;
 import io.pose.trainer.kernels.Ops;
 
 /**
@@ -38,47 +39,47 @@ public final class Decoder {
     int batch = positions.length;
     int length = positions[0].length;
     NDArray[] cosSin = rotary(m, positions);
-    NDArray mask = Ops.causalMask(m, length, config.slidingWindow());
+    // a sliding window shorter than the sequence needs an explicit mask; otherwise causal attention is exact
+    NDArray mask = config.slidingWindow() != null && config.slidingWindow() < length
+        ? Ops.causalMask(m, length, config.slidingWindow()) : null;
 
-    NDArray x = Ops.embedding(weights.get("model.embed_tokens.weight"), ids);
+    NDArray x = FusedOps.embedding(weights.get("model.embed_tokens.weight"), ids);
     for (int l = 0; l < config.numHiddenLayers(); l++) {
       String p = "model.layers." + l + ".";
-      NDArray normed = Ops.rmsNorm(x, weights.get(p + "input_layernorm.weight"), config.rmsNormEps());
+      NDArray normed = FusedOps.rmsNorm(x, weights.get(p + "input_layernorm.weight"), config.rmsNormEps());
       x = x.add(attention(normed, p, cosSin[0], cosSin[1], mask, batch, length));
-      normed = Ops.rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"), config.rmsNormEps());
+      normed = FusedOps.rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"), config.rmsNormEps());
       x = x.add(mlp(normed, p));
     }
-    x = Ops.rmsNorm(x, weights.get("model.norm.weight"), config.rmsNormEps());
+    x = FusedOps.rmsNorm(x, weights.get("model.norm.weight"), config.rmsNormEps());
     NDArray head = config.tieWordEmbeddings() ? weights.get("model.embed_tokens.weight") : weights.get("lm_head.weight");
-    return Ops.linear(x, head);
+    return FusedOps.linear(x, head);
   }
 
   private NDArray attention(NDArray x, String p, NDArray cos, NDArray sin, NDArray mask, int batch, int length) {
-    NDManager m = x.getManager();
     int heads = config.numAttentionHeads();
     int kvHeads = config.numKeyValueHeads();
     int d = config.headDim();
     // [B, T, heads * d] -> [B, heads, T, d]
-    NDArray q = Ops.linear(x, weights.get(p + "self_attn.q_proj.weight")).reshape(batch, length, heads, d).swapAxes(1, 2);
-    NDArray k = Ops.linear(x, weights.get(p + "self_attn.k_proj.weight")).reshape(batch, length, kvHeads, d).swapAxes(1, 2);
-    NDArray v = Ops.linear(x, weights.get(p + "self_attn.v_proj.weight")).reshape(batch, length, kvHeads, d).swapAxes(1, 2);
-    q = Ops.applyRotary(q, cos, sin);
-    k = Ops.applyRotary(k, cos, sin);
-    if (kvHeads != heads) {
-      // grouped-query attention: query head h reads key/value head h / (heads / kvHeads)
-      k = k.repeat(1, heads / kvHeads);
-      v = v.repeat(1, heads / kvHeads);
-    }
-    NDArray scores = q.matMul(k.swapAxes(2, 3)).mul(Ops.scalar(m, 1.0 / Math.sqrt(d))).add(mask);
-    NDArray out = scores.softmax(-1).matMul(v); // [B, heads, T, d]
-    out = out.swapAxes(1, 2).reshape(batch, length, (long) heads * d);
-    return Ops.linear(out, weights.get(p + "self_attn.o_proj.weight"));
+    NDArray q = FusedOps.linear(x, weights.get(p + "self_attn.q_proj.weight")).reshape(batch, length, heads, d)
+        .swapAxes(1, 2);
+    NDArray k = FusedOps.linear(x, weights.get(p + "self_attn.k_proj.weight")).reshape(batch, length, kvHeads, d)
+        .swapAxes(1, 2);
+    NDArray v = FusedOps.linear(x, weights.get(p + "self_attn.v_proj.weight")).reshape(batch, length, kvHeads, d)
+        .swapAxes(1, 2);
+    q = FusedOps.rotary(q, cos, sin);
+    k = FusedOps.rotary(k, cos, sin);
+    // grouped-query attention (query head h reads key/value head h / (heads / kvHeads)) happens inside the kernel
+    double scale = 1.0 / Math.sqrt(d);
+    NDArray out = mask == null ? FusedOps.attention(q, k, v, scale) : FusedOps.attention(q, k, v, mask, scale);
+    out = out.swapAxes(1, 2).reshape(batch, length, (long) heads * d); // [B, heads, T, d] -> [B, T, heads * d]
+    return FusedOps.linear(out, weights.get(p + "self_attn.o_proj.weight"));
   }
 
   private NDArray mlp(NDArray x, String p) {
-    NDArray gate = Ops.silu(Ops.linear(x, weights.get(p + "mlp.gate_proj.weight")));
-    NDArray up = Ops.linear(x, weights.get(p + "mlp.up_proj.weight"));
-    return Ops.linear(gate.mul(up), weights.get(p + "mlp.down_proj.weight"));
+    NDArray gate = FusedOps.linear(x, weights.get(p + "mlp.gate_proj.weight"));
+    NDArray up = FusedOps.linear(x, weights.get(p + "mlp.up_proj.weight"));
+    return FusedOps.linear(FusedOps.swiglu(gate, up), weights.get(p + "mlp.down_proj.weight"));
   }
 
   /** cos and sin [B, 1, T, d] from pose-core, with transformers' semantics for the positions of each row. */

@@ -126,7 +126,7 @@ public final class Trainer {
           System.arraycopy(batch.positionIds(), b * batch.length(), positions[b], 0, batch.length());
         }
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-          NDArray loss = Ops.causalLmLoss(decoder.forward(ids, positions), labels);
+          NDArray loss = Ops.causalLmLossFused(decoder.forward(ids, positions), labels);
           gc.backward(loss.div(Ops.scalar(micromanager, accumulation)));
           lossSum += loss.getFloat();
         }

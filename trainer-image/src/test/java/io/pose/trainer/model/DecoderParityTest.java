@@ -49,7 +49,7 @@ class DecoderParityTest {
         NDArray loss;
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
           logits = decoder.forward(idArray, positions);
-          loss = Ops.causalLmLoss(logits, idArray);
+          loss = Ops.causalLmLossFused(logits, idArray);
           gc.backward(loss);
         }
         String what = name + " (" + run + ")";

@@ -56,7 +56,7 @@ class AdamWParityTest {
         try (NDManager stepManager = m.newSubManager()) {
           NDArray idArray = stepManager.create(ids, new Shape(2, 8));
           try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray l = Ops.causalLmLoss(decoder.forward(idArray, positions), idArray);
+            NDArray l = Ops.causalLmLossFused(decoder.forward(idArray, positions), idArray);
             gc.backward(l);
             loss = l.getFloat();
           }

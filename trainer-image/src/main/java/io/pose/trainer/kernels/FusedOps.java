@@ -1,0 +1,215 @@
+package io.pose.trainer.kernels;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.PoseModuleAccess;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * The fused operations DJL's API lacks (scaled-dot-product attention, cross-entropy with an ignore index, RMSNorm,
+ * SwiGLU, rotary embedding, embedding lookup, dtype casts), as methods of a TorchScript module. The module's
+ * source is {@link #SOURCE} below; {@link #archive()} packs it the way torch.jit.save does (a zip of the code, a
+ * pickled module object and the format version), and libtorch compiles it when it is loaded, so building it needs
+ * no Python. Methods run with autograd on when the calling thread records, so gradients flow through them like
+ * through any DJL op (FusedOpsTest checks values and gradients against the plain formulations in {@link Ops}).
+ */
+public final class FusedOps {
+  private FusedOps() {}
+
+  /** libtorch's dtype codes, written as integers in TorchScript. */
+  public static final int FLOAT16 = 5;
+  public static final int FLOAT32 = 6;
+  public static final int BFLOAT16 = 15;
+
+  /** The module, in the serialized TorchScript dialect (what torch.jit.save writes into code/__torch__.py). */
+  static final String SOURCE = """
+      class PoseOps(Module):
+        __parameters__ = []
+        __buffers__ = []
+        training : bool
+        def forward(self: __torch__.PoseOps,
+          x: Tensor) -> Tensor:
+          return x
+        def attention(self: __torch__.PoseOps,
+          q: Tensor,
+          k: Tensor,
+          v: Tensor,
+          scale: float) -> Tensor:
+          return torch.scaled_dot_product_attention(q, k, v, None, 0., True, scale=scale, enable_gqa=True)
+        def attention_masked(self: __torch__.PoseOps,
+          q: Tensor,
+          k: Tensor,
+          v: Tensor,
+          mask: Tensor,
+          scale: float) -> Tensor:
+          return torch.scaled_dot_product_attention(q, k, v, mask, 0., False, scale=scale, enable_gqa=True)
+        def cross_entropy(self: __torch__.PoseOps,
+          logits: Tensor,
+          labels: Tensor) -> Tensor:
+          return torch.cross_entropy_loss(logits, labels, None, 1, -100, 0.)
+        def rms_norm(self: __torch__.PoseOps,
+          x: Tensor,
+          weight: Tensor,
+          eps: float) -> Tensor:
+          h = torch.to(x, 6)
+          variance = torch.mean(torch.pow(h, 2), [-1], True)
+          h0 = torch.mul(h, torch.rsqrt(torch.add(variance, eps)))
+          return torch.mul(weight, torch.to(h0, ops.prim.dtype(x)))
+        def linear(self: __torch__.PoseOps,
+          x: Tensor,
+          weight: Tensor) -> Tensor:
+          return torch.linear(x, weight)
+        def swiglu(self: __torch__.PoseOps,
+          gate: Tensor,
+          up: Tensor) -> Tensor:
+          return torch.mul(torch.silu(gate), up)
+        def rotary(self: __torch__.PoseOps,
+          x: Tensor,
+          cos: Tensor,
+          sin: Tensor) -> Tensor:
+          half = torch.floordiv((torch.size(x))[-1], 2)
+          rotated = torch.cat([torch.neg(torch.slice(x, -1, half)), torch.slice(x, -1, None, half)], -1)
+          return torch.add(torch.mul(x, cos), torch.mul(rotated, sin))
+        def embedding(self: __torch__.PoseOps,
+          weight: Tensor,
+          ids: Tensor) -> Tensor:
+          return torch.embedding(weight, ids)
+        def cast(self: __torch__.PoseOps,
+          x: Tensor,
+          dtype: int) -> Tensor:
+          return torch.to(x, dtype)
+      """;
+
+  private static final Map<Device, Long> MODULES = new ConcurrentHashMap<>();
+
+  /** Causal attention over [B, H, T, d] queries and [B, Hkv, T, d] keys and values (grouped-query when Hkv < H). */
+  public static NDArray attention(NDArray q, NDArray k, NDArray v, double scale) {
+    return run("attention", q, q, k, v, scale);
+  }
+
+  /** Attention with an additive mask [T, T] (0 visible, -inf hidden), e.g. causal with a sliding window. */
+  public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double scale) {
+    return run("attention_masked", q, q, k, v, mask, scale);
+  }
+
+  /**
+   * Mean cross-entropy of logits [N, V] against labels [N] (int64), ignoring labels of -100.
+   */
+  public static NDArray crossEntropy(NDArray logits, NDArray labels) {
+    return run("cross_entropy", logits, logits, labels);
+  }
+
+  /** RMSNorm as transformers computes it: in fp32, cast back to the input's dtype, times the weight. */
+  public static NDArray rmsNorm(NDArray x, NDArray weight, double eps) {
+    return run("rms_norm", x, x, weight, eps);
+  }
+
+  /** x W^T. */
+  public static NDArray linear(NDArray x, NDArray weight) {
+    return run("linear", x, x, weight);
+  }
+
+  /** silu(gate) * up. */
+  public static NDArray swiglu(NDArray gate, NDArray up) {
+    return run("swiglu", gate, gate, up);
+  }
+
+  /** x cos + rotate_half(x) sin (half-split rotation). */
+  public static NDArray rotary(NDArray x, NDArray cos, NDArray sin) {
+    return run("rotary", x, x, cos, sin);
+  }
+
+  /** Rows of weight [V, h] for ids (int64) of any shape. */
+  public static NDArray embedding(NDArray weight, NDArray ids) {
+    return run("embedding", weight, weight, ids);
+  }
+
+  /**
+   * A differentiable cast (DJL's toType is not differentiable and aborts on bf16). Do not call DJL methods that read
+   * the dtype of a bf16 result (getDataType, toType, toArray): DJL 0.36 aborts the JVM on them.
+   */
+  public static NDArray cast(NDArray x, int dtype) {
+    return run("cast", x, x, (long) dtype);
+  }
+
+  private static NDArray run(String method, NDArray owner, Object... arguments) {
+    NDManager manager = owner.getManager();
+    long module = MODULES.computeIfAbsent(manager.getDevice(), FusedOps::load);
+    Object[] args = new Object[arguments.length];
+    for (int i = 0; i < arguments.length; i++) {
+      args[i] = arguments[i] instanceof NDArray a ? (PtNDArray) a : arguments[i];
+    }
+    return PoseModuleAccess.run(module, method, (PtNDManager) manager, args);
+  }
+
+  private static long load(Device device) {
+    try {
+      return PoseModuleAccess.load(archive(), device);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The module as torch.jit.save lays it out: archive/{code/__torch__.py, data.pkl, constants.pkl, version}. */
+  static byte[] archive() throws IOException {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
+      stored(zip, "archive/data.pkl", modulePickle());
+      stored(zip, "archive/code/__torch__.py", SOURCE.getBytes(StandardCharsets.UTF_8));
+      stored(zip, "archive/constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'}); // protocol 2: an empty tuple
+      stored(zip, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII));
+      stored(zip, "archive/byteorder", "little".getBytes(StandardCharsets.US_ASCII));
+    }
+    return bytes.toByteArray();
+  }
+
+  /**
+   * The pickled module object (protocol 2): an instance of __torch__.PoseOps whose state is {training: True}.
+   */
+  static byte[] modulePickle() {
+    ByteArrayOutputStream p = new ByteArrayOutputStream();
+    p.write(0x80); // PROTO
+    p.write(2);
+    p.writeBytes("c__torch__\nPoseOps\n".getBytes(StandardCharsets.US_ASCII)); // GLOBAL module\nname\n
+    p.write(')'); // EMPTY_TUPLE: constructor arguments
+    p.write(0x81); // NEWOBJ
+    p.write('}'); // EMPTY_DICT: the state
+    p.write('('); // MARK
+    byte[] key = "training".getBytes(StandardCharsets.UTF_8);
+    p.write('X'); // BINUNICODE, 4-byte little-endian length
+    p.write(key.length);
+    p.write(0);
+    p.write(0);
+    p.write(0);
+    p.writeBytes(key);
+    p.write(0x88); // NEWTRUE
+    p.write('u'); // SETITEMS
+    p.write('b'); // BUILD: object.__setstate__(state)
+    p.write('.'); // STOP
+    return p.toByteArray();
+  }
+
+  private static void stored(ZipOutputStream zip, String name, byte[] data) throws IOException {
+    ZipEntry e = new ZipEntry(name);
+    e.setMethod(ZipEntry.STORED);
+    e.setSize(data.length);
+    e.setCompressedSize(data.length);
+    CRC32 crc = new CRC32();
+    crc.update(data);
+    e.setCrc(crc.getValue());
+    zip.putNextEntry(e);
+    zip.write(data);
+    zip.closeEntry();
+  }
+}
