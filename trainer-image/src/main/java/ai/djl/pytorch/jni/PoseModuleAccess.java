@@ -47,6 +47,11 @@ public final class PoseModuleAccess {
     }
   }
 
+  /** Runs TorchScript graphs as written on this thread (no profiling-based re-optimization). */
+  public static void disableGraphOptimization() {
+    JniUtils.setGraphExecutorOptimize(false);
+  }
+
   public static void delete(long module) {
     PyTorchLibrary.LIB.torchDeleteModule(module);
   }

@@ -54,6 +54,35 @@ public final class FusedOps {
           mask: Tensor,
           scale: float) -> Tensor:
           return torch.scaled_dot_product_attention(q, k, v, mask, 0., False, scale=scale, enable_gqa=True)
+        def linear_as(self: __torch__.PoseOps,
+          x: Tensor,
+          weight: Tensor,
+          dtype: int) -> Tensor:
+          return torch.linear(torch.to(x, dtype), torch.to(weight, dtype))
+        def attention_as(self: __torch__.PoseOps,
+          q: Tensor,
+          k: Tensor,
+          v: Tensor,
+          scale: float,
+          dtype: int) -> Tensor:
+          _0 = torch.scaled_dot_product_attention(torch.to(q, dtype), torch.to(k, dtype), torch.to(v, dtype), None, 0., True, scale=scale, enable_gqa=True)
+          return _0
+        def attention_masked_as(self: __torch__.PoseOps,
+          q: Tensor,
+          k: Tensor,
+          v: Tensor,
+          mask: Tensor,
+          scale: float,
+          dtype: int) -> Tensor:
+          _1 = torch.scaled_dot_product_attention(torch.to(q, dtype), torch.to(k, dtype), torch.to(v, dtype), mask, 0., False, scale=scale, enable_gqa=True)
+          return _1
+        def causal_lm_loss(self: __torch__.PoseOps,
+          logits: Tensor,
+          labels: Tensor) -> Tensor:
+          vocab = (torch.size(logits))[-1]
+          shifted = torch.reshape(torch.slice(logits, 1, None, -1), [-1, vocab])
+          targets = torch.reshape(torch.slice(labels, 1, 1), [-1])
+          return torch.cross_entropy_loss(torch.to(shifted, 6), targets, None, 1, -100, 0.)
         def cross_entropy(self: __torch__.PoseOps,
           logits: Tensor,
           labels: Tensor) -> Tensor:
@@ -93,6 +122,16 @@ public final class FusedOps {
 
   private static final Map<Device, Long> MODULES = new ConcurrentHashMap<>();
 
+  /**
+   * TorchScript's executor profiles a method's first runs and then swaps in an optimized graph, whose fused kernels
+   * round differently in bf16: the first steps of a run would not match the same steps resumed later. Optimization
+   * is off on every thread that runs these methods (libtorch keeps the switch per thread).
+   */
+  private static final ThreadLocal<Boolean> PLAIN_EXECUTOR = ThreadLocal.withInitial(() -> {
+    PoseModuleAccess.disableGraphOptimization();
+    return true;
+  });
+
   /** Causal attention over [B, H, T, d] queries and [B, Hkv, T, d] keys and values (grouped-query when Hkv < H). */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, double scale) {
     return run("attention", q, q, k, v, scale);
@@ -101,6 +140,31 @@ public final class FusedOps {
   /** Attention with an additive mask [T, T] (0 visible, -inf hidden), e.g. causal with a sliding window. */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double scale) {
     return run("attention_masked", q, q, k, v, mask, scale);
+  }
+
+  /** {@link #linear} with x and W cast to the compute type first (the result is in the compute type). */
+  public static NDArray linear(NDArray x, NDArray weight, ComputeType type) {
+    return type == ComputeType.FP32 ? linear(x, weight) : run("linear_as", x, x, weight, (long) type.torchDtype());
+  }
+
+  /** Causal attention computed in the given type (the result is in that type). */
+  public static NDArray attention(NDArray q, NDArray k, NDArray v, double scale, ComputeType type) {
+    return type == ComputeType.FP32 ? attention(q, k, v, scale)
+        : run("attention_as", q, q, k, v, scale, (long) type.torchDtype());
+  }
+
+  /** Masked attention computed in the given type; the mask is boolean (true: may attend) or additive. */
+  public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double scale, ComputeType type) {
+    return type == ComputeType.FP32 ? attention(q, k, v, mask, scale)
+        : run("attention_masked_as", q, q, k, v, mask, scale, (long) type.torchDtype());
+  }
+
+  /**
+   * The causal language-model loss from logits [B, T, V] of any dtype (upcast to fp32) and labels [B, T]: position
+   * t predicts label t + 1, labels of -100 are ignored, the mean is over the counted tokens.
+   */
+  public static NDArray causalLmLoss(NDArray logits, NDArray labels) {
+    return run("causal_lm_loss", logits, logits, labels);
   }
 
   /**
@@ -144,6 +208,7 @@ public final class FusedOps {
   }
 
   private static NDArray run(String method, NDArray owner, Object... arguments) {
+    PLAIN_EXECUTOR.get();
     NDManager manager = owner.getManager();
     long module = MODULES.computeIfAbsent(manager.getDevice(), FusedOps::load);
     Object[] args = new Object[arguments.length];

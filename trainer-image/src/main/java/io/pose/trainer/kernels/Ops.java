@@ -56,6 +56,17 @@ public final class Ops {
     return x.mul(cos).add(rotateHalf(x).mul(sin));
   }
 
+  /** The same mask as booleans (true: may attend), which attention accepts in any compute type. */
+  public static NDArray causalMaskBool(NDManager manager, int length, Integer slidingWindow) {
+    boolean[] mask = new boolean[length * length];
+    for (int i = 0; i < length; i++) {
+      for (int j = 0; j < length; j++) {
+        mask[i * length + j] = j <= i && (slidingWindow == null || i - j < slidingWindow);
+      }
+    }
+    return manager.create(mask, new Shape(length, length));
+  }
+
   /**
    * Additive attention mask [T, T]: 0 where query i may attend to key j (j <= i, and i - j < window when a sliding
    * window is set), -inf elsewhere. Like transformers, the window counts token indices, not position ids.
@@ -99,7 +110,6 @@ public final class Ops {
     long b = logits.getShape().get(0);
     long t = logits.getShape().get(1);
     long v = logits.getShape().get(2);
-    NDArray shiftedLogits = logits.get(new NDIndex(":, :-1, :")).reshape(b * (t - 1), v);
     NDArray shiftedLabels = labels.get(new NDIndex(":, 1:")).reshape(b * (t - 1));
     long[] raw = shiftedLabels.toLongArray();
     long[] safe = new long[raw.length];
@@ -116,12 +126,14 @@ public final class Ops {
       throw new IllegalArgumentException("every label is ignored (-100): nothing to learn from this batch");
     }
     if (fused) {
-      return FusedOps.crossEntropy(shiftedLogits, shiftedLabels);
+      return FusedOps.causalLmLoss(logits, labels);
     }
+    NDArray shiftedLogits = logits.get(new NDIndex(":, :-1, :")).reshape(b * (t - 1), v);
     NDArray logProbs = shiftedLogits.logSoftmax(-1);
     NDArray picked = logProbs.get(new NDIndex().addAllDim().addPickDim(m.create(safe).reshape(raw.length, 1)))
         .reshape(raw.length);
     NDArray mask = m.create(keep);
     return picked.mul(mask).sum().neg().div(scalar(m, counted));
   }
+
 }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import io.pose.core.hf.ModelConfig;
 import io.pose.core.rope.Rope;
 import io.pose.core.rope.RopeFrequencies;
+import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.kernels.FusedOps;
 import io.pose.trainer.kernels.Ops;
 
@@ -19,10 +20,24 @@ public final class Decoder {
 
   private final ModelConfig config;
   private final DecoderWeights weights;
+  private final ComputeType compute;
 
+  /** A decoder computing in fp32. */
   public Decoder(ModelConfig config, DecoderWeights weights) {
+    this(config, weights, ComputeType.FP32);
+  }
+
+  /**
+   * @param compute the precision of linear layers and attention (autocast semantics: see {@link ComputeType})
+   */
+  public Decoder(ModelConfig config, DecoderWeights weights, ComputeType compute) {
     this.config = config;
     this.weights = weights;
+    this.compute = compute;
+  }
+
+  public ComputeType compute() {
+    return compute;
   }
 
   public ModelConfig config() {
@@ -32,7 +47,7 @@ public final class Decoder {
   /**
    * @param ids token ids [B, T] (int64)
    * @param positions position ids [B, T], which PoSE spreads far beyond T
-   * @return logits [B, T, vocab]
+   * @return logits [B, T, vocab], fp32 whatever the compute type (the loss is computed in fp32)
    */
   public NDArray forward(NDArray ids, int[][] positions) {
     NDManager m = ids.getManager();
@@ -41,7 +56,7 @@ public final class Decoder {
     NDArray[] cosSin = rotary(m, positions);
     // a sliding window shorter than the sequence needs an explicit mask; otherwise causal attention is exact
     NDArray mask = config.slidingWindow() != null && config.slidingWindow() < length
-        ? Ops.causalMask(m, length, config.slidingWindow()) : null;
+        ? Ops.causalMaskBool(m, length, config.slidingWindow()) : null;
 
     NDArray x = FusedOps.embedding(weights.get("model.embed_tokens.weight"), ids);
     for (int l = 0; l < config.numHiddenLayers(); l++) {
@@ -53,7 +68,8 @@ public final class Decoder {
     }
     x = FusedOps.rmsNorm(x, weights.get("model.norm.weight"), config.rmsNormEps());
     NDArray head = config.tieWordEmbeddings() ? weights.get("model.embed_tokens.weight") : weights.get("lm_head.weight");
-    return FusedOps.linear(x, head);
+    NDArray logits = FusedOps.linear(x, head, compute);
+    return compute == ComputeType.FP32 ? logits : FusedOps.cast(logits, FusedOps.FLOAT32);
   }
 
   private NDArray attention(NDArray x, String p, NDArray cos, NDArray sin, NDArray mask, int batch, int length) {
@@ -61,25 +77,27 @@ public final class Decoder {
     int kvHeads = config.numKeyValueHeads();
     int d = config.headDim();
     // [B, T, heads * d] -> [B, heads, T, d]
-    NDArray q = FusedOps.linear(x, weights.get(p + "self_attn.q_proj.weight")).reshape(batch, length, heads, d)
-        .swapAxes(1, 2);
-    NDArray k = FusedOps.linear(x, weights.get(p + "self_attn.k_proj.weight")).reshape(batch, length, kvHeads, d)
-        .swapAxes(1, 2);
-    NDArray v = FusedOps.linear(x, weights.get(p + "self_attn.v_proj.weight")).reshape(batch, length, kvHeads, d)
-        .swapAxes(1, 2);
+    NDArray q = FusedOps.linear(x, weights.get(p + "self_attn.q_proj.weight"), compute)
+        .reshape(batch, length, heads, d).swapAxes(1, 2);
+    NDArray k = FusedOps.linear(x, weights.get(p + "self_attn.k_proj.weight"), compute)
+        .reshape(batch, length, kvHeads, d).swapAxes(1, 2);
+    NDArray v = FusedOps.linear(x, weights.get(p + "self_attn.v_proj.weight"), compute)
+        .reshape(batch, length, kvHeads, d).swapAxes(1, 2);
+    // cos and sin are fp32: as in transformers under autocast, the rotated q and k are promoted to fp32
     q = FusedOps.rotary(q, cos, sin);
     k = FusedOps.rotary(k, cos, sin);
     // grouped-query attention (query head h reads key/value head h / (heads / kvHeads)) happens inside the kernel
     double scale = 1.0 / Math.sqrt(d);
-    NDArray out = mask == null ? FusedOps.attention(q, k, v, scale) : FusedOps.attention(q, k, v, mask, scale);
+    NDArray out = mask == null ? FusedOps.attention(q, k, v, scale, compute)
+        : FusedOps.attention(q, k, v, mask, scale, compute);
     out = out.swapAxes(1, 2).reshape(batch, length, (long) heads * d); // [B, heads, T, d] -> [B, T, heads * d]
-    return FusedOps.linear(out, weights.get(p + "self_attn.o_proj.weight"));
+    return FusedOps.linear(out, weights.get(p + "self_attn.o_proj.weight"), compute);
   }
 
   private NDArray mlp(NDArray x, String p) {
-    NDArray gate = FusedOps.linear(x, weights.get(p + "mlp.gate_proj.weight"));
-    NDArray up = FusedOps.linear(x, weights.get(p + "mlp.up_proj.weight"));
-    return FusedOps.linear(FusedOps.swiglu(gate, up), weights.get(p + "mlp.down_proj.weight"));
+    NDArray gate = FusedOps.linear(x, weights.get(p + "mlp.gate_proj.weight"), compute);
+    NDArray up = FusedOps.linear(x, weights.get(p + "mlp.up_proj.weight"), compute);
+    return FusedOps.linear(FusedOps.swiglu(gate, up), weights.get(p + "mlp.down_proj.weight"), compute);
   }
 
   /** cos and sin [B, 1, T, d] from pose-core, with transformers' semantics for the positions of each row. */

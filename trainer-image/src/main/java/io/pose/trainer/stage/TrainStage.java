@@ -25,6 +25,7 @@ import io.pose.trainer.data.SampleStream;
 import io.pose.trainer.data.TextTokenizer;
 import io.pose.trainer.data.TokenFile;
 import io.pose.trainer.io.Checkpoint;
+import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.io.CheckpointException;
 import io.pose.trainer.io.CheckpointWriter;
 import io.pose.trainer.io.ModelExport;
@@ -34,6 +35,7 @@ import io.pose.trainer.progress.ProgressListener;
 import io.pose.trainer.train.CheckpointStore;
 import io.pose.trainer.train.LearningRateSchedule;
 import io.pose.trainer.train.Trainer;
+import io.pose.trainer.train.TrainingDivergedException;
 import io.pose.trainer.train.TrainingPlan;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -53,8 +55,8 @@ import java.util.stream.Stream;
  * (2), missing or unreadable input (3); anything else is a runtime failure a restart may cure.
  *
  * <p>This process trains on one device: the global batch is reached by accumulating micro-batches, which gives
- * the same gradients as data-parallel ranks sharing the batch. Computation is fp32 (spec.training.precision bf16
- * and fp16 are not implemented yet and fall back to fp32, with a warning).
+ * the same gradients as data-parallel ranks sharing the batch. spec.training.precision sets the precision of the
+ * matrix products (autocast semantics, fp32 master weights; fp16 with dynamic loss scaling).
  */
 public final class TrainStage {
 
@@ -184,7 +186,8 @@ public final class TrainStage {
         throw new StageException(ExitCode.MISSING_INPUT, e.getMessage()
             + (saved.isPresent() ? " (delete this checkpoint directory to resume from the one before it)" : ""), e);
       }
-      Trainer trainer = new Trainer(manager, new Decoder(extended, weights), weights, stream, plan, checkpoints, identity);
+      Trainer trainer = new Trainer(manager, new Decoder(extended, weights, computeType(t.getPrecision())), weights,
+          stream, plan, checkpoints, identity);
       Integer resumedFrom = null;
       if (saved.isPresent()) {
         try {
@@ -198,12 +201,17 @@ public final class TrainStage {
       }
       int until = options.stopAfterSteps() == null ? plan.steps() : Math.min(plan.steps(), options.stopAfterSteps());
       Double[] lastLoss = {null};
-      trainer.run(until, r -> {
-        lastLoss[0] = r.loss();
-        for (ProgressListener l : options.listeners()) {
-          l.step(r, plan.steps(), trainer.lastCheckpointStep());
-        }
-      });
+      try {
+        trainer.run(until, r -> {
+          lastLoss[0] = r.loss();
+          for (ProgressListener l : options.listeners()) {
+            l.step(r, plan.steps(), trainer.lastCheckpointStep());
+          }
+        });
+      } catch (TrainingDivergedException e) {
+        // deterministic: a restart from the last checkpoint would diverge at the same step again
+        throw new StageException(ExitCode.INVALID_CONFIGURATION, e.getMessage(), e);
+      }
       if (trainer.step() < plan.steps()) {
         log.printf(Locale.ROOT, "stopped after step %d of %d (checkpoint %s)%n", trainer.step(), plan.steps(),
             trainer.lastCheckpointStep());
@@ -289,6 +297,14 @@ public final class TrainStage {
     return files.get(0);
   }
 
+  static ComputeType computeType(TrainingSettings.Precision precision) {
+    return switch (precision) {
+      case BF16 -> ComputeType.BF16;
+      case FP16 -> ComputeType.FP16;
+      case FP32 -> ComputeType.FP32;
+    };
+  }
+
   /** Padding is masked out of the loss, so any id works; the end-of-sequence id keeps the embedding lookups sane. */
   private static int padTokenId(ModelConfig c) {
     return c.eosTokenIds() == null || c.eosTokenIds().isEmpty() ? 0 : c.eosTokenIds().get(0);
@@ -309,10 +325,9 @@ public final class TrainStage {
             + "checkpoint every %d, keep %d%n", plan.steps(), plan.globalBatchSize(), plan.accumulationSteps(),
         plan.microBatchSize(), trimmed(s.getTraining().getLearningRate()), s.getTraining().getLrSchedule().wireName(),
         s.getTraining().getWarmupSteps(), plan.checkpointEverySteps(), plan.keepCheckpoints());
-    if (s.getTraining().getPrecision() != TrainingSettings.Precision.FP32) {
-      log.printf(Locale.ROOT, "warning: spec.training.precision %s is not implemented by this trainer yet; computing in "
-          + "fp32 (same results, more memory)%n", s.getTraining().getPrecision().wireName());
-    }
+    log.printf(Locale.ROOT, "precision: %s products, fp32 master weights%s%n",
+        s.getTraining().getPrecision().wireName(),
+        s.getTraining().getPrecision() == TrainingSettings.Precision.FP16 ? ", dynamic loss scaling" : "");
     int ranks = s.getResources().getNodes() * s.getResources().getGpusPerNode();
     if (ranks > 1) {
       log.printf(Locale.ROOT, "note: this process trains on one device; the %d ranks' share of each step is "

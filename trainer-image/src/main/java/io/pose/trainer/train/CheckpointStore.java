@@ -54,6 +54,12 @@ public final class CheckpointStore {
 
   public void save(int step, long samplesConsumed, String runIdentity, Map<String, NDArray> weights, AdamW adam,
       int keep) throws IOException {
+    save(step, samplesConsumed, runIdentity, weights, adam, null, keep);
+  }
+
+  /** @param scaler the fp16 loss scaler, whose state is saved too, or null */
+  public void save(int step, long samplesConsumed, String runIdentity, Map<String, NDArray> weights, AdamW adam,
+      LossScaler scaler, int keep) throws IOException {
     Path target = root.resolve(String.format("step-%08d", step));
     AtomicDirectory.write(target, dir -> {
       SafetensorsWriter.write(dir.resolve(Checkpoint.SINGLE_FILE), tensors(weights, ""), Map.of("format", "pt"));
@@ -65,6 +71,10 @@ public final class CheckpointStore {
       state.put("samplesConsumed", samplesConsumed);
       state.put("adamStep", adam.stepCount());
       state.put("runIdentity", runIdentity);
+      if (scaler != null) {
+        state.put("lossScale", scaler.scale());
+        state.put("lossScaleGoodSteps", scaler.goodSteps());
+      }
       Files.writeString(dir.resolve(STATE_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state) + "\n");
     });
     prune(keep);
@@ -111,6 +121,14 @@ public final class CheckpointStore {
       }
     }
     adam.restore(state.get("adamStep").asLong(), m, v);
+  }
+
+  /** Restores the loss scaler's state of a checkpoint (one written without a scaler leaves it as it is). */
+  public void restoreScaler(Saved saved, LossScaler scaler) throws IOException {
+    JsonNode state = JSON.readTree(saved.directory().resolve(STATE_FILE).toFile());
+    if (state.has("lossScale")) {
+      scaler.restore(state.get("lossScale").asDouble(), state.path("lossScaleGoodSteps").asInt());
+    }
   }
 
   private void prune(int keep) throws IOException {

@@ -9,6 +9,7 @@ import io.pose.core.sampling.Batch;
 import io.pose.core.sampling.Sample;
 import io.pose.trainer.data.SampleStream;
 import io.pose.trainer.kernels.Autograd;
+import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.kernels.Ops;
 import io.pose.trainer.model.Decoder;
 import io.pose.trainer.model.DecoderWeights;
@@ -33,6 +34,8 @@ public final class Trainer {
   private final String runIdentity;
   private final AdamW adam;
   private final NDManager manager;
+  /** fp16 only: the dynamic loss scale. */
+  private final LossScaler scaler;
   private int step;
   private long samplesConsumed;
   private Integer lastCheckpointStep;
@@ -51,6 +54,7 @@ public final class Trainer {
     this.checkpoints = checkpoints;
     this.runIdentity = runIdentity;
     this.adam = new AdamW(plan.beta1(), plan.beta2(), plan.eps(), plan.weightDecay());
+    this.scaler = decoder.compute() == ComputeType.FP16 ? new LossScaler() : null;
     weights.all().values().forEach(w -> w.setRequiresGradient(true));
   }
 
@@ -64,6 +68,9 @@ public final class Trainer {
           + "); this run is " + runIdentity + ": use a new workspace or the same settings");
     }
     checkpoints.restoreOptimizer(saved, adam, manager);
+    if (scaler != null) {
+      checkpoints.restoreScaler(saved, scaler);
+    }
     step = saved.step();
     samplesConsumed = saved.samplesConsumed();
     lastCheckpointStep = saved.step();
@@ -91,7 +98,7 @@ public final class Trainer {
       StepResult r = trainStep();
       results.add(r);
       if (step % plan.checkpointEverySteps() == 0 || step == plan.steps()) {
-        checkpoints.save(step, samplesConsumed, runIdentity, weights.all(), adam, plan.keepCheckpoints());
+        checkpoints.save(step, samplesConsumed, runIdentity, weights.all(), adam, scaler, plan.keepCheckpoints());
         lastCheckpointStep = step;
       }
       listener.accept(r);
@@ -107,6 +114,7 @@ public final class Trainer {
     long tokens = 0;
     int maxPosition = 0;
     int maxLength = 0;
+    double lossScale = scaler == null ? 1.0 : scaler.scale();
     for (int micro = 0; micro < accumulation; micro++) {
       List<Sample> samples = new ArrayList<>();
       for (int i = 0; i < plan.microBatchSize(); i++) {
@@ -127,14 +135,27 @@ public final class Trainer {
         }
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
           NDArray loss = Ops.causalLmLossFused(decoder.forward(ids, positions), labels);
-          gc.backward(loss.div(Ops.scalar(micromanager, accumulation)));
+          NDArray scaled = lossScale == 1.0 ? loss : loss.mul(Ops.scalar(micromanager, lossScale));
+          gc.backward(scaled.div(Ops.scalar(micromanager, accumulation)));
           lossSum += loss.getFloat();
         }
       }
     }
+    if (lossScale != 1.0) {
+      float inverse = (float) (1.0 / lossScale); // exact: the scale is a power of two
+      weights.all().values().stream().filter(NDArray::hasGradient).forEach(w -> w.getGradient().muli(inverse));
+    }
     double norm = GradientClipping.clip(weights.all().values(), plan.maxGradNorm());
     double lr = plan.schedule().at(step);
-    adam.step(weights.all(), lr);
+    boolean finite = Double.isFinite(norm);
+    if (scaler != null) {
+      scaler.update(finite); // an overflow skips the step and halves the scale
+    } else if (!finite) {
+      throw new TrainingDivergedException(step + 1, lossSum / accumulation, norm);
+    }
+    if (finite) {
+      adam.step(weights.all(), lr);
+    }
     step++;
     return new StepResult(step, lossSum / accumulation, norm, lr, tokens, (System.nanoTime() - start) / 1e9, maxPosition,
         maxLength);

@@ -21,6 +21,9 @@ import io.pose.api.progress.ProgressProtocol;
 import io.pose.api.progress.TrainReport;
 import io.pose.api.v1alpha1.Stage;
 import java.util.Map;
+import io.pose.trainer.io.SafetensorsFile;
+import io.pose.trainer.io.SafetensorsWriter;
+import io.pose.trainer.io.TensorData;
 import java.util.Properties;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -259,6 +262,29 @@ class TrainCommandTest {
     Outcome o = pose(config(tmp, spec("", 8)), ws);
     assertThat(o.code()).isEqualTo(2);
     assertThat(o.err()).contains("step-00000002 was written by another run").contains("seed=7").contains("seed=8");
+  }
+
+  @Test
+  void aDivergingRunStopsWithTheStepAndKeepsItsCheckpoints(@TempDir Path tmp) throws IOException {
+    Path ws = workspace(tmp.resolve("ws"));
+    // a base model with one NaN weight: the very first step's gradients are not finite
+    Path weights = ws.resolve("base-model/model.safetensors");
+    List<TensorData> tensors = new ArrayList<>();
+    try (SafetensorsFile f = SafetensorsFile.open(weights)) {
+      for (var e : f.tensors().entrySet()) {
+        float[] values = f.floats(e.getKey());
+        if (e.getKey().equals("model.layers.1.mlp.up_proj.weight")) {
+          values[5] = Float.NaN;
+        }
+        tensors.add(TensorData.f32(e.getKey(), e.getValue().shape(), values));
+      }
+    }
+    SafetensorsWriter.write(weights, tensors, Map.of("format", "pt"));
+    Outcome o = pose(config(tmp, spec("", 7)), ws);
+    assertThat(o.code()).as(o.out() + o.err()).isEqualTo(ExitCode.INVALID_CONFIGURATION.code());
+    assertThat(o.err()).contains("training diverged at step 1: loss NaN").contains("before any update")
+        .contains("NaN or infinite values");
+    assertThat(ws.resolve("checkpoints")).as("nothing written from NaN weights").doesNotExist();
   }
 
   @Test

@@ -22,7 +22,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
+import io.pose.trainer.kernels.ComputeType;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The loop on the tiny Llama with PoSE samples (Lc = 16, Lt = 256; the model was pretrained for 64 positions). */
@@ -70,6 +73,11 @@ class TrainerTest {
   }
 
   static Run run(Path weightsFrom, TrainingPlan plan, Path checkpoints, String identity) throws IOException {
+    return run(weightsFrom, plan, checkpoints, identity, ComputeType.FP32);
+  }
+
+  static Run run(Path weightsFrom, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute)
+      throws IOException {
     NDManager m = NDManager.newBaseManager();
     DecoderWeights weights;
     try (Checkpoint c = Checkpoint.open(weightsFrom)) {
@@ -77,7 +85,8 @@ class TrainerTest {
     }
     TokenFile data = TokenFile.open(corpus);
     SampleStream stream = new SampleStream(data, Samplers.official(LC, LT), 5, LC);
-    Trainer t = new Trainer(m, new Decoder(config, weights), weights, stream, plan, new CheckpointStore(checkpoints), identity);
+    Trainer t = new Trainer(m, new Decoder(config, weights, compute), weights, stream, plan,
+        new CheckpointStore(checkpoints), identity);
     return new Run(m, data, weights, t);
   }
 
@@ -140,6 +149,34 @@ class TrainerTest {
     CheckpointStore.Saved saved = new CheckpointStore(tmp).latest().orElseThrow();
     try (Run b = run(saved.directory(), plan(4, 2, 1), tmp, "seed=6 batch=8")) {
       assertThatThrownBy(() -> b.trainer().resumeFrom(saved)).hasMessageContaining("belongs to another run (seed=5 batch=8)");
+    }
+  }
+
+  /** bf16 and fp16 (with its loss scale) train as well and resume bit for bit, the scaler's state included. */
+  @ParameterizedTest
+  @EnumSource(value = ComputeType.class, names = {"BF16", "FP16"})
+  void mixedPrecisionLowersTheLossAndResumesExactly(ComputeType compute, @TempDir Path tmp) throws IOException {
+    Map<String, float[]> straight;
+    List<StepResult> all;
+    try (Run a = run(MODEL, plan(40, 20, 1), tmp.resolve("a"), "mp", compute)) {
+      all = a.trainer().run(40, r -> { });
+      straight = snapshot(a.weights());
+    }
+    double first = all.subList(0, 5).stream().mapToDouble(StepResult::loss).average().orElseThrow();
+    double last = all.subList(35, 40).stream().mapToDouble(StepResult::loss).average().orElseThrow();
+    assertThat(last).as("%s loss after 40 steps (first 5 averaged %.3f)", compute, first).isLessThan(0.75 * first);
+    Path checkpoints = tmp.resolve("b");
+    try (Run b = run(MODEL, plan(40, 20, 1), checkpoints, "mp", compute)) {
+      b.trainer().run(20, r -> { });
+    }
+    CheckpointStore.Saved saved = new CheckpointStore(checkpoints).latest().orElseThrow();
+    try (Run resumed = run(saved.directory(), plan(40, 20, 1), checkpoints, "mp", compute)) {
+      resumed.trainer().resumeFrom(saved);
+      resumed.trainer().run(40, r -> { });
+      Map<String, float[]> after = snapshot(resumed.weights());
+      for (String name : straight.keySet()) {
+        assertThat(after.get(name)).as(name).containsExactly(straight.get(name));
+      }
     }
   }
 }
