@@ -22,4 +22,40 @@ public final class Autograd {
   public static boolean recording() {
     return JniUtils.isGradMode();
   }
+
+  /** Runs body with autograd recording on or off on this thread, then restores the previous mode. */
+  public static <T> T recording(boolean on, java.util.function.Supplier<T> body) {
+    boolean before = JniUtils.isGradMode();
+    JniUtils.setGradMode(on);
+    try {
+      return body.get();
+    } finally {
+      JniUtils.setGradMode(before);
+    }
+  }
+
+  /** Backward from a scalar: gradients accumulate into every leaf that requires them. */
+  public static void backward(NDArray scalar) {
+    backward(scalar, scalar.getManager().ones(scalar.getShape(), scalar.getDataType()));
+  }
+
+  /** Backward from an output with the gradient of the loss with respect to it (vector-Jacobian product). */
+  public static void backward(NDArray output, NDArray upstream) {
+    JniUtils.backward((PtNDArray) output, (PtNDArray) upstream, false, false);
+  }
+
+  /** The same values as a new leaf of the graph that collects its gradient (the input of a recomputed layer). */
+  public static NDArray leaf(NDArray x) {
+    NDArray leaf = x.stopGradient();
+    leaf.setRequiresGradient(true);
+    return leaf;
+  }
+
+  /**
+   * A copy, usable by autograd, of a tensor computed with recording off (libtorch makes those inference tensors,
+   * which a later graph may not save).
+   */
+  public static NDArray outside(NDArray inferenceTensor) {
+    return recording(true, inferenceTensor::duplicate);
+  }
 }

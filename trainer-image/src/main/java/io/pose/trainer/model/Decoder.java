@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import io.pose.core.hf.ModelConfig;
 import io.pose.core.rope.Rope;
 import io.pose.core.rope.RopeFrequencies;
+import io.pose.trainer.kernels.Autograd;
 import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.kernels.FusedOps;
 import io.pose.trainer.kernels.Ops;
@@ -50,26 +51,124 @@ public final class Decoder {
    * @return logits [B, T, vocab], fp32 whatever the compute type (the loss is computed in fp32)
    */
   public NDArray forward(NDArray ids, int[][] positions) {
+    Context c = context(ids.getManager(), positions);
+    NDArray x = embed(ids);
+    for (int l = 0; l < config.numHiddenLayers(); l++) {
+      x = layer(l, x, c);
+    }
+    return head(x);
+  }
+
+  /**
+   * Forward and backward of the causal language-model loss for one micro-batch; the gradients accumulate into the
+   * weights. With recomputation, the forward keeps only each layer's input (one [B, T, hidden] tensor per layer)
+   * and the backward recomputes one layer at a time, so activation memory is that of a single layer; the
+   * gradients are the same (DecoderRecomputationTest).
+   *
+   * @param lossMultiplier what the loss is multiplied by before the backward (1 / micro-batches x the loss scale)
+   * @param recompute recompute each layer's activations in the backward instead of keeping them all
+   * @return the loss of the micro-batch (not multiplied)
+   */
+  public double lossAndGradients(NDArray ids, int[][] positions, NDArray labels, double lossMultiplier,
+      boolean recompute) {
     NDManager m = ids.getManager();
-    int batch = positions.length;
+    Context c = context(m, positions);
+    if (!recompute) {
+      return Autograd.recording(true, () -> {
+        NDArray loss = Ops.causalLmLossFused(head(layers(embed(ids), c)), labels);
+        Autograd.backward(lossMultiplier == 1.0 ? loss : loss.mul(Ops.scalar(m, lossMultiplier)));
+        return (double) loss.getFloat();
+      });
+    }
+    int layers = config.numHiddenLayers();
+    NDArray[] inputs = new NDArray[layers + 1];
+    inputs[0] = inLayerScope(ids, i -> Autograd.outside(Autograd.recording(false, () -> embed(i))));
+    for (int l = 0; l < layers; l++) {
+      int layer = l;
+      inputs[l + 1] = inLayerScope(inputs[l], x -> Autograd.outside(Autograd.recording(false, () -> layer(layer, x, c))));
+    }
+    // the head, then each layer from the last: recompute with a graph, backward with the gradient from above
+    double[] loss = new double[1];
+    NDArray upstream = inLayerScope(inputs[layers], x -> Autograd.recording(true, () -> {
+      NDArray leaf = Autograd.leaf(x);
+      NDArray l = Ops.causalLmLossFused(head(leaf), labels);
+      Autograd.backward(lossMultiplier == 1.0 ? l : l.mul(Ops.scalar(l.getManager(), lossMultiplier)));
+      loss[0] = l.getFloat();
+      return leaf.getGradient();
+    }));
+    for (int l = layers - 1; l >= 0; l--) {
+      int layer = l;
+      NDArray fromAbove = upstream;
+      upstream = inLayerScope(inputs[l], x -> Autograd.recording(true, () -> {
+        NDArray leaf = Autograd.leaf(x);
+        Autograd.backward(layer(layer, leaf, c), fromAbove);
+        return leaf.getGradient();
+      }));
+    }
+    NDArray fromFirstLayer = upstream;
+    Autograd.recording(true, () -> {
+      Autograd.backward(embed(ids), fromFirstLayer);
+      return null;
+    });
+    return loss[0];
+  }
+
+  /** What every layer of one forward shares: RoPE at the batch's positions, the attention mask, the shape. */
+  private record Context(NDArray cos, NDArray sin, NDArray mask, int batch, int length) {}
+
+  private Context context(NDManager m, int[][] positions) {
     int length = positions[0].length;
     NDArray[] cosSin = rotary(m, positions);
     // a sliding window shorter than the sequence needs an explicit mask; otherwise causal attention is exact
     NDArray mask = config.slidingWindow() != null && config.slidingWindow() < length
         ? Ops.causalMaskBool(m, length, config.slidingWindow()) : null;
+    return new Context(cosSin[0], cosSin[1], mask, positions.length, length);
+  }
 
-    NDArray x = FusedOps.embedding(weights.get("model.embed_tokens.weight"), ids);
+  private NDArray embed(NDArray ids) {
+    return FusedOps.embedding(weights.get("model.embed_tokens.weight"), ids);
+  }
+
+  private NDArray layers(NDArray x, Context c) {
     for (int l = 0; l < config.numHiddenLayers(); l++) {
-      String p = "model.layers." + l + ".";
-      NDArray normed = FusedOps.rmsNorm(x, weights.get(p + "input_layernorm.weight"), config.rmsNormEps());
-      x = x.add(attention(normed, p, cosSin[0], cosSin[1], mask, batch, length));
-      normed = FusedOps.rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"), config.rmsNormEps());
-      x = x.add(mlp(normed, p));
+      x = layer(l, x, c);
     }
+    return x;
+  }
+
+  /** One decoder layer: x + attention(norm(x)), then + mlp(norm(.)). */
+  private NDArray layer(int l, NDArray x, Context c) {
+    String p = "model.layers." + l + ".";
+    NDArray normed = FusedOps.rmsNorm(x, weights.get(p + "input_layernorm.weight"), config.rmsNormEps());
+    x = x.add(attention(normed, p, c.cos(), c.sin(), c.mask(), c.batch(), c.length()));
+    normed = FusedOps.rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"), config.rmsNormEps());
+    return x.add(mlp(normed, p));
+  }
+
+  /** Final norm and LM head: logits in fp32. */
+  private NDArray head(NDArray x) {
     x = FusedOps.rmsNorm(x, weights.get("model.norm.weight"), config.rmsNormEps());
     NDArray head = config.tieWordEmbeddings() ? weights.get("model.embed_tokens.weight") : weights.get("lm_head.weight");
     NDArray logits = FusedOps.linear(x, head, compute);
     return compute == ComputeType.FP32 ? logits : FusedOps.cast(logits, FusedOps.FLOAT32);
+  }
+
+  /**
+   * Runs a step on x inside a scope of its own, so everything it creates is freed when it ends; only the result
+   * (moved to x's manager) survives.
+   */
+  private static NDArray inLayerScope(NDArray x, java.util.function.Function<NDArray, NDArray> step) {
+    NDManager parent = x.getManager();
+    try (NDManager scope = parent.newSubManager()) {
+      x.attach(scope);
+      try {
+        NDArray out = step.apply(x);
+        out.attach(parent);
+        return out;
+      } finally {
+        x.attach(parent);
+      }
+    }
   }
 
   private NDArray attention(NDArray x, String p, NDArray cos, NDArray sin, NDArray mask, int batch, int length) {

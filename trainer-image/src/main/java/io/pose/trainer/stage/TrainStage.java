@@ -142,7 +142,7 @@ public final class TrainStage {
     TrainingPlan plan = new TrainingPlan(t.getSteps(), t.getGlobalBatchSize(), t.getMicroBatchSize(), 1,
         new LearningRateSchedule(t.getLearningRate(), t.getWarmupSteps(), t.getSteps(), t.getLrSchedule()), BETA1,
         BETA2, EPS, t.getWeightDecay(), t.getMaxGradNorm(), t.getCheckpointEverySteps(), t.getKeepCheckpoints(),
-        padTokenId(base));
+        padTokenId(base), t.getActivationCheckpointing());
     String identity = runIdentity(spec);
     PrintWriter log = options.log();
     describe(log, spec, base, extended, plan);
@@ -325,6 +325,9 @@ public final class TrainStage {
             + "checkpoint every %d, keep %d%n", plan.steps(), plan.globalBatchSize(), plan.accumulationSteps(),
         plan.microBatchSize(), trimmed(s.getTraining().getLearningRate()), s.getTraining().getLrSchedule().wireName(),
         s.getTraining().getWarmupSteps(), plan.checkpointEverySteps(), plan.keepCheckpoints());
+    if (s.getTraining().getActivationCheckpointing()) {
+      log.printf(Locale.ROOT, "activation checkpointing: each layer is recomputed in the backward pass%n");
+    }
     log.printf(Locale.ROOT, "precision: %s products, fp32 master weights%s%n",
         s.getTraining().getPrecision().wireName(),
         s.getTraining().getPrecision() == TrainingSettings.Precision.FP16 ? ", dynamic loss scaling" : "");

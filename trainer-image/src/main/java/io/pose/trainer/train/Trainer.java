@@ -1,10 +1,8 @@
 package io.pose.trainer.train;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import io.pose.core.sampling.Batch;
 import io.pose.core.sampling.Sample;
 import io.pose.trainer.data.SampleStream;
@@ -133,12 +131,8 @@ public final class Trainer {
         for (int b = 0; b < batch.size(); b++) {
           System.arraycopy(batch.positionIds(), b * batch.length(), positions[b], 0, batch.length());
         }
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-          NDArray loss = Ops.causalLmLossFused(decoder.forward(ids, positions), labels);
-          NDArray scaled = lossScale == 1.0 ? loss : loss.mul(Ops.scalar(micromanager, lossScale));
-          gc.backward(scaled.div(Ops.scalar(micromanager, accumulation)));
-          lossSum += loss.getFloat();
-        }
+        lossSum += decoder.lossAndGradients(ids, positions, labels, lossScale / accumulation,
+            plan.recomputeActivations());
       }
     }
     if (lossScale != 1.0) {

@@ -16,10 +16,11 @@ package io.pose.trainer.train;
  * @param checkpointEverySteps checkpoint interval
  * @param keepCheckpoints checkpoints kept
  * @param padTokenId the id that pads short samples (their labels are ignored)
+ * @param recomputeActivations keep only each layer's input in the forward and recompute the layer in the backward
  */
 public record TrainingPlan(int steps, int globalBatchSize, int microBatchSize, int dataParallelRanks,
     LearningRateSchedule schedule, double beta1, double beta2, double eps, double weightDecay, double maxGradNorm,
-    int checkpointEverySteps, int keepCheckpoints, int padTokenId) {
+    int checkpointEverySteps, int keepCheckpoints, int padTokenId, boolean recomputeActivations) {
 
   public TrainingPlan {
     if (globalBatchSize % (microBatchSize * dataParallelRanks) != 0) {

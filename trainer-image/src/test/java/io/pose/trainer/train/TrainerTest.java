@@ -60,7 +60,7 @@ class TrainerTest {
 
   static TrainingPlan plan(int steps, int checkpointEvery, int keep) {
     return new TrainingPlan(steps, 8, 4, 1, new LearningRateSchedule(3e-3, 3, steps, LrSchedule.COSINE), 0.9, 0.95, 1e-8,
-        0.01, 1.0, checkpointEvery, keep, 0);
+        0.01, 1.0, checkpointEvery, keep, 0, false);
   }
 
   /** A trainer over the tiny Llama, starting from the base model or a checkpoint directory. */
