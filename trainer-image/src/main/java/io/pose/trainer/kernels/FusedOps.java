@@ -196,7 +196,7 @@ public final class FusedOps {
 
   /** Rows of weight [V, h] for ids (int64) of any shape. */
   public static NDArray embedding(NDArray weight, NDArray ids) {
-    return run("embedding", weight, weight, ids);
+    return run("embedding", ids, weight, ids); // the result belongs with the batch, not with the weights
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.pose.trainer.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import io.pose.trainer.kernels.Autograd;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -40,14 +41,22 @@ public final class AdamW {
       if (!p.hasGradient()) {
         continue;
       }
-      NDArray g = p.getGradient();
       NDArray m = expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike());
       NDArray v = expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike());
-      p.muli(1 - lr * weightDecay);
-      m.muli(beta1).addi(g.mul(1 - beta1));
-      v.muli(beta2).addi(g.mul(g).muli(1 - beta2));
-      NDArray denom = v.sqrt().divi(bias2Sqrt).addi(eps);
-      p.subi(m.div(denom).muli(stepSize));
+      // the temporaries of one parameter live in a scope that frees them at once (a parameter-sized tensor each)
+      try (NDManager scope = p.getManager().newSubManager()) {
+        NDArray g = p.getGradient();
+        g.attach(scope);
+        p.muli(1 - lr * weightDecay);
+        m.muli(beta1).addi(g.mul(1 - beta1));
+        v.muli(beta2).addi(g.mul(g).muli(1 - beta2));
+        NDArray denom = v.sqrt();
+        denom.attach(scope);
+        denom.divi(bias2Sqrt).addi(eps);
+        NDArray update = m.div(denom);
+        update.attach(scope);
+        p.subi(update.muli(stepSize));
+      }
     }
   }
 

@@ -16,8 +16,10 @@ public final class GradientClipping {
     double sumSquares = 0;
     for (NDArray p : parameters) {
       if (p.hasGradient()) {
-        double n = p.getGradient().norm().getFloat();
-        sumSquares += n * n;
+        try (NDArray g = p.getGradient(); NDArray n = g.norm()) {
+          double norm = n.getFloat();
+          sumSquares += norm * norm;
+        }
       }
     }
     double norm = Math.sqrt(sumSquares);
@@ -26,7 +28,9 @@ public final class GradientClipping {
       if (coefficient < 1.0) {
         for (NDArray p : parameters) {
           if (p.hasGradient()) {
-            p.getGradient().muli((float) coefficient);
+            try (NDArray g = p.getGradient()) {
+              g.muli((float) coefficient);
+            }
           }
         }
       }

@@ -137,7 +137,13 @@ public final class Trainer {
     }
     if (lossScale != 1.0) {
       float inverse = (float) (1.0 / lossScale); // exact: the scale is a power of two
-      weights.all().values().stream().filter(NDArray::hasGradient).forEach(w -> w.getGradient().muli(inverse));
+      for (NDArray w : weights.all().values()) {
+        if (w.hasGradient()) {
+          try (NDArray g = w.getGradient()) {
+            g.muli(inverse);
+          }
+        }
+      }
     }
     double norm = GradientClipping.clip(weights.all().values(), plan.maxGradNorm());
     double lr = plan.schedule().at(step);

@@ -26,6 +26,7 @@ import io.pose.trainer.kernels.ComputeType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The loop on the tiny Llama with PoSE samples (Lc = 16, Lt = 256; the model was pretrained for 64 positions). */
@@ -177,6 +178,22 @@ class TrainerTest {
       for (String name : straight.keySet()) {
         assertThat(after.get(name)).as(name).containsExactly(straight.get(name));
       }
+    }
+  }
+
+  /** A step leaves nothing behind in the run's manager: each micro-batch and each update frees its tensors. */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void stepsDoNotAccumulateTensors(boolean recompute, @TempDir Path tmp) throws IOException {
+    TrainingPlan base = plan(6, 1000, 1);
+    TrainingPlan plan = new TrainingPlan(base.steps(), base.globalBatchSize(), base.microBatchSize(),
+        base.dataParallelRanks(), base.schedule(), base.beta1(), base.beta2(), base.eps(), base.weightDecay(),
+        base.maxGradNorm(), base.checkpointEverySteps(), base.keepCheckpoints(), base.padTokenId(), recompute);
+    try (Run run = run(MODEL, plan, tmp, "leak")) {
+      run.trainer().run(1, r -> { }); // creates the Adam moments
+      int after1 = run.manager().getManagedArrays().size();
+      run.trainer().run(5, r -> { });
+      assertThat(run.manager().getManagedArrays()).as("tensors held after 5 steps vs after 1").hasSize(after1);
     }
   }
 }
