@@ -22,7 +22,8 @@ public final class PoseModuleAccess {
   /**
    * Runs a method of a module with autograd on (when the calling thread records) and returns its tensor result.
    *
-   * @param arguments PtNDArray, Boolean, Long, Double or long[] (an int[] argument of the method)
+   * @param arguments PtNDArray, PtNDArray[] (a List[Tensor] argument), Boolean, Long, Double or long[] (an int[]
+   *     argument of the method)
    */
   public static PtNDArray run(long module, String method, PtNDManager manager, Object... arguments) {
     IValue[] values = new IValue[arguments.length];
@@ -69,6 +70,8 @@ public final class PoseModuleAccess {
       return IValue.from(d);
     } else if (a instanceof long[] list) {
       return IValue.listFrom(list);
+    } else if (a instanceof PtNDArray[] tensors) {
+      return IValue.listFrom(tensors);
     }
     throw new IllegalArgumentException("unsupported TorchScript argument " + a.getClass().getName());
   }

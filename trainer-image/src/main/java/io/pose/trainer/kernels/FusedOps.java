@@ -10,6 +10,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.zip.CRC32;
@@ -114,6 +115,33 @@ public final class FusedOps {
           weight: Tensor,
           ids: Tensor) -> Tensor:
           return torch.embedding(weight, ids)
+        def adamw_(self: __torch__.PoseOps,
+          p: Tensor,
+          g: Tensor,
+          m: Tensor,
+          v: Tensor,
+          lr: float,
+          beta1: float,
+          beta2: float,
+          eps: float,
+          weight_decay: float,
+          bias1: float,
+          bias2_sqrt: float) -> Tensor:
+          _0 = torch.mul_(p, torch.sub(1., torch.mul(lr, weight_decay)))
+          _1 = torch.lerp_(m, g, torch.sub(1., beta1))
+          _2 = torch.addcmul_(torch.mul_(v, beta2), g, g, value=torch.sub(1., beta2))
+          denom = torch.add_(torch.div(torch.sqrt(v), bias2_sqrt), eps)
+          _3 = torch.addcdiv_(p, m, denom, value=torch.neg(torch.div(lr, bias1)))
+          return p
+        def grad_norm(self: __torch__.PoseOps,
+          grads: List[Tensor]) -> Tensor:
+          norms = torch._foreach_norm(grads, 2.)
+          return torch.linalg_vector_norm(torch.stack(norms), 2.)
+        def scale_(self: __torch__.PoseOps,
+          grads: List[Tensor],
+          factor: float) -> Tensor:
+          torch._foreach_mul_(grads, factor)
+          return grads[0]
         def cast(self: __torch__.PoseOps,
           x: Tensor,
           dtype: int) -> Tensor:
@@ -200,6 +228,34 @@ public final class FusedOps {
   }
 
   /**
+   * One AdamW update of a parameter, in place, with torch.optim.AdamW's single-tensor formulas: p *= 1 - lr wd;
+   * m.lerp_(g, 1 - beta1); v = beta2 v + (1 - beta2) g^2; p -= (lr / bias1) m / (sqrt(v) / bias2Sqrt + eps).
+   * Runs with autograd off.
+   */
+  public static void adamw(NDArray p, NDArray g, NDArray m, NDArray v, double lr, double beta1, double beta2,
+      double eps, double weightDecay, double bias1, double bias2Sqrt) {
+    Autograd.recording(false, () -> {
+      try (NDArray self = run("adamw_", p, p, g, m, v, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt)) {
+        return null;
+      }
+    });
+  }
+
+  /** The 2-norm of all tensors together (the norm of their norms, as clip_grad_norm_ computes it), a 0-d tensor. */
+  public static NDArray globalNorm(List<NDArray> tensors) {
+    return Autograd.recording(false, () -> run("grad_norm", tensors.get(0), (Object) tensors.toArray(NDArray[]::new)));
+  }
+
+  /** Multiplies every tensor by the factor, in place. */
+  public static void scale(List<NDArray> tensors, double factor) {
+    Autograd.recording(false, () -> {
+      try (NDArray first = run("scale_", tensors.get(0), tensors.toArray(NDArray[]::new), factor)) {
+        return null;
+      }
+    });
+  }
+
+  /**
    * A differentiable cast (DJL's toType is not differentiable and aborts on bf16). Do not call DJL methods that read
    * the dtype of a bf16 result (getDataType, toType, toArray): DJL 0.36 aborts the JVM on them.
    */
@@ -213,7 +269,15 @@ public final class FusedOps {
     long module = MODULES.computeIfAbsent(manager.getDevice(), FusedOps::load);
     Object[] args = new Object[arguments.length];
     for (int i = 0; i < arguments.length; i++) {
-      args[i] = arguments[i] instanceof NDArray a ? (PtNDArray) a : arguments[i];
+      if (arguments[i] instanceof NDArray[] list) {
+        PtNDArray[] tensors = new PtNDArray[list.length];
+        for (int j = 0; j < list.length; j++) {
+          tensors[j] = (PtNDArray) list[j];
+        }
+        args[i] = tensors;
+      } else {
+        args[i] = arguments[i] instanceof NDArray a ? (PtNDArray) a : arguments[i];
+      }
     }
     return PoseModuleAccess.run(module, method, (PtNDManager) manager, args);
   }

@@ -1,14 +1,15 @@
 package io.pose.trainer.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import io.pose.trainer.kernels.Autograd;
+import io.pose.trainer.kernels.FusedOps;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * AdamW exactly as torch.optim.AdamW updates (decoupled weight decay p *= 1 - lr wd, then the bias-corrected Adam
- * step), on fp32 master weights with fp32 moments. Updates run outside any gradient collector.
+ * step, with torch's single-tensor formulas), on fp32 master weights with fp32 moments, one fused in-place call per
+ * parameter. Updates run outside any gradient recording.
  */
 public final class AdamW {
 
@@ -35,7 +36,6 @@ public final class AdamW {
     step++;
     double bias1 = 1 - Math.pow(beta1, step);
     double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-    double stepSize = lr / bias1;
     for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
       NDArray p = e.getValue();
       if (!p.hasGradient()) {
@@ -43,19 +43,8 @@ public final class AdamW {
       }
       NDArray m = expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike());
       NDArray v = expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike());
-      // the temporaries of one parameter live in a scope that frees them at once (a parameter-sized tensor each)
-      try (NDManager scope = p.getManager().newSubManager()) {
-        NDArray g = p.getGradient();
-        g.attach(scope);
-        p.muli(1 - lr * weightDecay);
-        m.muli(beta1).addi(g.mul(1 - beta1));
-        v.muli(beta2).addi(g.mul(g).muli(1 - beta2));
-        NDArray denom = v.sqrt();
-        denom.attach(scope);
-        denom.divi(bias2Sqrt).addi(eps);
-        NDArray update = m.div(denom);
-        update.attach(scope);
-        p.subi(update.muli(stepSize));
+      try (NDArray g = p.getGradient()) {
+        FusedOps.adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
       }
     }
   }
