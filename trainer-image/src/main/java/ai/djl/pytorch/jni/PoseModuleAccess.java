@@ -53,6 +53,22 @@ public final class PoseModuleAccess {
     JniUtils.setGraphExecutorOptimize(false);
   }
 
+  /**
+   * The tensor's memory as a direct buffer (data_ptr, no copy and no device check): what a collective library
+   * needs. The tensor must be contiguous and under 2 GiB, and must outlive the buffer.
+   */
+  public static java.nio.ByteBuffer alias(PtNDArray tensor) {
+    return PyTorchLibrary.LIB.torchDirectByteBuffer(tensor.getHandle()).order(java.nio.ByteOrder.nativeOrder());
+  }
+
+  public static int threads() {
+    return JniUtils.getNumThreads();
+  }
+
+  public static void setThreads(int threads) {
+    JniUtils.setNumThreads(threads);
+  }
+
   public static void delete(long module) {
     PyTorchLibrary.LIB.torchDeleteModule(module);
   }
