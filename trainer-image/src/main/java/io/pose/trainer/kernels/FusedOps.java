@@ -84,6 +84,12 @@ public final class FusedOps {
           shifted = torch.reshape(torch.slice(logits, 1, None, -1), [-1, vocab])
           targets = torch.reshape(torch.slice(labels, 1, 1), [-1])
           return torch.cross_entropy_loss(torch.to(shifted, 6), targets, None, 1, -100, 0.)
+        def repeat_heads(self: __torch__.PoseOps,
+          x: Tensor,
+          n: int) -> Tensor:
+          s = torch.size(x)
+          e = torch.expand(torch.unsqueeze(x, 2), [s[0], s[1], n, s[2], s[3]])
+          return torch.reshape(e, [s[0], torch.mul(s[1], n), s[2], s[3]])
         def cross_entropy(self: __torch__.PoseOps,
           logits: Tensor,
           labels: Tensor) -> Tensor:
@@ -162,12 +168,29 @@ public final class FusedOps {
 
   /** Causal attention over [B, H, T, d] queries and [B, Hkv, T, d] keys and values (grouped-query when Hkv < H). */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, double scale) {
-    return run("attention", q, q, k, v, scale);
+    NDArray[] kv = headsForCpu(q, k, v);
+    return run("attention", q, q, kv[0], kv[1], scale);
   }
 
   /** Attention with an additive mask [T, T] (0 visible, -inf hidden), e.g. causal with a sliding window. */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double scale) {
-    return run("attention_masked", q, q, k, v, mask, scale);
+    NDArray[] kv = headsForCpu(q, k, v);
+    return run("attention_masked", q, q, kv[0], kv[1], mask, scale);
+  }
+
+  /**
+   * libtorch 2.7's CPU attention handles grouped-query heads (enable_gqa) only in its slow reference path: on CPU the
+   * key and value heads are repeated first (head h reads key/value head h / (H / Hkv), as enable_gqa does), which
+   * keeps the fused kernel. GPUs take the grouped heads as they are.
+   */
+  private static NDArray[] headsForCpu(NDArray q, NDArray k, NDArray v) {
+    long heads = q.getShape().get(1);
+    long kvHeads = k.getShape().get(1);
+    if (heads == kvHeads || !"cpu".equals(q.getDevice().getDeviceType())) {
+      return new NDArray[] {k, v};
+    }
+    long n = heads / kvHeads;
+    return new NDArray[] {run("repeat_heads", k, k, n), run("repeat_heads", v, v, n)};
   }
 
   /** {@link #linear} with x and W cast to the compute type first (the result is in the compute type). */
@@ -177,14 +200,20 @@ public final class FusedOps {
 
   /** Causal attention computed in the given type (the result is in that type). */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, double scale, ComputeType type) {
-    return type == ComputeType.FP32 ? attention(q, k, v, scale)
-        : run("attention_as", q, q, k, v, scale, (long) type.torchDtype());
+    if (type == ComputeType.FP32) {
+      return attention(q, k, v, scale);
+    }
+    NDArray[] kv = headsForCpu(q, k, v);
+    return run("attention_as", q, q, kv[0], kv[1], scale, (long) type.torchDtype());
   }
 
   /** Masked attention computed in the given type; the mask is boolean (true: may attend) or additive. */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double scale, ComputeType type) {
-    return type == ComputeType.FP32 ? attention(q, k, v, mask, scale)
-        : run("attention_masked_as", q, q, k, v, mask, scale, (long) type.torchDtype());
+    if (type == ComputeType.FP32) {
+      return attention(q, k, v, mask, scale);
+    }
+    NDArray[] kv = headsForCpu(q, k, v);
+    return run("attention_masked_as", q, q, kv[0], kv[1], mask, scale, (long) type.torchDtype());
   }
 
   /**
