@@ -1,7 +1,6 @@
 package io.pose.trainer.train;
 
 import ai.djl.ndarray.NDArray;
-import io.pose.trainer.kernels.Autograd;
 import io.pose.trainer.kernels.FusedOps;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -30,9 +29,6 @@ public final class AdamW {
 
   /** Applies one step with this learning rate to every parameter that has a gradient. */
   public void step(Map<String, NDArray> parameters, double lr) {
-    if (Autograd.recording()) {
-      throw new IllegalStateException("optimizer steps must run outside a gradient collector");
-    }
     step++;
     double bias1 = 1 - Math.pow(beta1, step);
     double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));

@@ -6,6 +6,8 @@ import ai.djl.ndarray.types.Shape;
 import io.pose.core.sampling.Batch;
 import io.pose.core.sampling.Sample;
 import io.pose.trainer.data.SampleStream;
+import io.pose.trainer.dist.Collective;
+import io.pose.trainer.dist.SingleRank;
 import io.pose.trainer.kernels.Autograd;
 import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.kernels.Ops;
@@ -34,6 +36,7 @@ public final class Trainer {
   private final NDManager manager;
   /** fp16 only: the dynamic loss scale. */
   private final LossScaler scaler;
+  private final Collective collective;
   private int step;
   private long samplesConsumed;
   private Integer lastCheckpointStep;
@@ -44,6 +47,23 @@ public final class Trainer {
    */
   public Trainer(NDManager manager, Decoder decoder, DecoderWeights weights, SampleStream data, TrainingPlan plan,
       CheckpointStore checkpoints, String runIdentity) {
+    this(manager, decoder, weights, data, plan, checkpoints, runIdentity, SingleRank.INSTANCE);
+  }
+
+  /**
+   * One data-parallel rank of a run: every rank holds the whole model, trains on its share of each step's samples,
+   * and the gradients are summed over the ranks before clipping and the update, which therefore are the same on
+   * every rank. Rank 0 writes the checkpoints.
+   *
+   * @param collective the ranks (plan.dataParallelRanks() of them)
+   */
+  public Trainer(NDManager manager, Decoder decoder, DecoderWeights weights, SampleStream data, TrainingPlan plan,
+      CheckpointStore checkpoints, String runIdentity, Collective collective) {
+    if (collective.worldSize() != plan.dataParallelRanks()) {
+      throw new IllegalArgumentException("the plan has " + plan.dataParallelRanks() + " data-parallel ranks, the "
+          + "collective " + collective.worldSize());
+    }
+    this.collective = collective;
     this.manager = manager;
     this.decoder = decoder;
     this.weights = weights;
@@ -96,7 +116,10 @@ public final class Trainer {
       StepResult r = trainStep();
       results.add(r);
       if (step % plan.checkpointEverySteps() == 0 || step == plan.steps()) {
-        checkpoints.save(step, samplesConsumed, runIdentity, weights.all(), adam, scaler, plan.keepCheckpoints());
+        if (collective.rank() == 0) {
+          checkpoints.save(step, samplesConsumed, runIdentity, weights.all(), adam, scaler, plan.keepCheckpoints());
+        }
+        collective.barrier(); // a checkpoint exists for every rank once any rank reports it
         lastCheckpointStep = step;
       }
       listener.accept(r);
@@ -113,10 +136,13 @@ public final class Trainer {
     int maxPosition = 0;
     int maxLength = 0;
     double lossScale = scaler == null ? 1.0 : scaler.scale();
+    int ranks = collective.worldSize();
+    // the step reads samples [samplesConsumed, samplesConsumed + global batch); each rank a contiguous share
+    long next = samplesConsumed + (long) collective.rank() * accumulation * plan.microBatchSize();
     for (int micro = 0; micro < accumulation; micro++) {
       List<Sample> samples = new ArrayList<>();
       for (int i = 0; i < plan.microBatchSize(); i++) {
-        Sample s = data.sample(samplesConsumed++);
+        Sample s = data.sample(next++);
         samples.add(s);
         tokens += s.length();
         maxPosition = Math.max(maxPosition, s.maxPosition());
@@ -131,9 +157,26 @@ public final class Trainer {
         for (int b = 0; b < batch.size(); b++) {
           System.arraycopy(batch.positionIds(), b * batch.length(), positions[b], 0, batch.length());
         }
-        lossSum += decoder.lossAndGradients(ids, positions, labels, lossScale / accumulation,
+        lossSum += decoder.lossAndGradients(ids, positions, labels, lossScale / ((double) accumulation * ranks),
             plan.recomputeActivations());
       }
+    }
+    samplesConsumed += plan.globalBatchSize();
+    if (ranks > 1) {
+      // each rank's gradients are its share of the mean over the global batch: their sum is the whole
+      for (NDArray w : weights.all().values()) {
+        if (w.hasGradient()) {
+          try (NDArray g = w.getGradient()) {
+            collective.allReduceSum(g);
+          }
+        }
+      }
+      double[] sums = collective.allReduce(new double[] {lossSum, tokens}, Collective.Op.SUM);
+      double[] maxima = collective.allReduce(new double[] {maxPosition, maxLength}, Collective.Op.MAX);
+      lossSum = sums[0] / ranks;
+      tokens = (long) sums[1];
+      maxPosition = (int) maxima[0];
+      maxLength = (int) maxima[1];
     }
     if (lossScale != 1.0) {
       float inverse = (float) (1.0 / lossScale); // exact: the scale is a power of two
