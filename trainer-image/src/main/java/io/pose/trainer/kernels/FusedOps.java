@@ -121,11 +121,11 @@ public final class FusedOps {
           weight: Tensor,
           ids: Tensor) -> Tensor:
           return torch.embedding(weight, ids)
-        def adamw_(self: __torch__.PoseOps,
-          p: Tensor,
-          g: Tensor,
-          m: Tensor,
-          v: Tensor,
+        def adamw_all_(self: __torch__.PoseOps,
+          ps: List[Tensor],
+          gs: List[Tensor],
+          ms: List[Tensor],
+          vs: List[Tensor],
           lr: float,
           beta1: float,
           beta2: float,
@@ -133,12 +133,15 @@ public final class FusedOps {
           weight_decay: float,
           bias1: float,
           bias2_sqrt: float) -> Tensor:
-          _0 = torch.mul_(p, torch.sub(1., torch.mul(lr, weight_decay)))
-          _1 = torch.lerp_(m, g, torch.sub(1., beta1))
-          _2 = torch.addcmul_(torch.mul_(v, beta2), g, g, value=torch.sub(1., beta2))
-          denom = torch.add_(torch.div(torch.sqrt(v), bias2_sqrt), eps)
-          _3 = torch.addcdiv_(p, m, denom, value=torch.neg(torch.div(lr, bias1)))
-          return p
+          torch._foreach_mul_(ps, torch.sub(1., torch.mul(lr, weight_decay)))
+          torch._foreach_lerp_(ms, gs, torch.sub(1., beta1))
+          torch._foreach_mul_(vs, beta2)
+          torch._foreach_addcmul_(vs, gs, gs, torch.sub(1., beta2))
+          denom = torch._foreach_sqrt(vs)
+          torch._foreach_div_(denom, bias2_sqrt)
+          torch._foreach_add_(denom, eps)
+          torch._foreach_addcdiv_(ps, ms, denom, torch.neg(torch.div(lr, bias1)))
+          return ps[0]
         def grad_norm(self: __torch__.PoseOps,
           grads: List[Tensor]) -> Tensor:
           norms = torch._foreach_norm(grads, 2.)
@@ -257,14 +260,16 @@ public final class FusedOps {
   }
 
   /**
-   * One AdamW update of a parameter, in place, with torch.optim.AdamW's single-tensor formulas: p *= 1 - lr wd;
-   * m.lerp_(g, 1 - beta1); v = beta2 v + (1 - beta2) g^2; p -= (lr / bias1) m / (sqrt(v) / bias2Sqrt + eps).
-   * Runs with autograd off.
+   * One AdamW update of several parameters, in place, in one call, with torch.optim.AdamW's formulas: p *= 1 - lr wd;
+   * m.lerp_(g, 1 - beta1); v = beta2 v + (1 - beta2) g^2; p -= (lr / bias1) m / (sqrt(v) / bias2Sqrt + eps). The
+   * denominators of all of them exist at once: callers bound the size of a group. Runs with autograd off.
    */
-  public static void adamw(NDArray p, NDArray g, NDArray m, NDArray v, double lr, double beta1, double beta2,
-      double eps, double weightDecay, double bias1, double bias2Sqrt) {
+  public static void adamw(List<NDArray> p, List<NDArray> g, List<NDArray> m, List<NDArray> v, double lr,
+      double beta1, double beta2, double eps, double weightDecay, double bias1, double bias2Sqrt) {
     Autograd.recording(false, () -> {
-      try (NDArray self = run("adamw_", p, p, g, m, v, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt)) {
+      try (NDArray first = run("adamw_all_", p.get(0), (Object) p.toArray(NDArray[]::new),
+          (Object) g.toArray(NDArray[]::new), (Object) m.toArray(NDArray[]::new), (Object) v.toArray(NDArray[]::new),
+          lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt)) {
         return null;
       }
     });

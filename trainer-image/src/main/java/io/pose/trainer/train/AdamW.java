@@ -2,7 +2,9 @@ package io.pose.trainer.train;
 
 import ai.djl.ndarray.NDArray;
 import io.pose.trainer.kernels.FusedOps;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -20,6 +22,9 @@ public final class AdamW {
   private final Map<String, NDArray> expAvgSq = new LinkedHashMap<>();
   private long step;
 
+  /** At most this many values per fused update (its temporaries: 256 MiB in fp32). */
+  static final long GROUP_ELEMENTS = 64L << 20;
+
   public AdamW(double beta1, double beta2, double eps, double weightDecay) {
     this.beta1 = beta1;
     this.beta2 = beta2;
@@ -32,16 +37,39 @@ public final class AdamW {
     step++;
     double bias1 = 1 - Math.pow(beta1, step);
     double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-    for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-      NDArray p = e.getValue();
-      if (!p.hasGradient()) {
-        continue;
+    // parameters in groups of at most GROUP_ELEMENTS values: one call each, bounded temporary memory
+    List<NDArray> ps = new ArrayList<>();
+    List<NDArray> gs = new ArrayList<>();
+    List<NDArray> ms = new ArrayList<>();
+    List<NDArray> vs = new ArrayList<>();
+    long elements = 0;
+    try {
+      for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+        NDArray p = e.getValue();
+        if (!p.hasGradient()) {
+          continue;
+        }
+        long size = p.getShape().size();
+        if (!ps.isEmpty() && elements + size > GROUP_ELEMENTS) {
+          FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
+          gs.forEach(NDArray::close);
+          ps.clear();
+          gs.clear();
+          ms.clear();
+          vs.clear();
+          elements = 0;
+        }
+        ps.add(p);
+        gs.add(p.getGradient());
+        ms.add(expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike()));
+        vs.add(expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike()));
+        elements += size;
       }
-      NDArray m = expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike());
-      NDArray v = expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike());
-      try (NDArray g = p.getGradient()) {
-        FusedOps.adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
+      if (!ps.isEmpty()) {
+        FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
       }
+    } finally {
+      gs.forEach(NDArray::close);
     }
   }
 
