@@ -205,7 +205,8 @@ public final class SafetensorsFile implements AutoCloseable {
   public ByteBuffer raw(String name) throws IOException {
     TensorInfo t = info(name);
     if (t.bytes() > Integer.MAX_VALUE) {
-      throw new CheckpointException(path + ": tensor " + name + " has " + t.bytes() + " bytes; read it in ranges");
+      throw new CheckpointException(path + ": tensor " + name + " has " + t.bytes()
+          + " bytes, more than one buffer holds (2 GiB); read it in ranges");
     }
     return rawRange(name, 0, t.bytes());
   }

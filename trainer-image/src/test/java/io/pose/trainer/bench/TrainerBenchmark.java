@@ -70,7 +70,7 @@ public final class TrainerBenchmark {
   }
 
   static final List<Setup> SETUPS = List.of(
-      new Setup("tiny (2 layers, hidden 64)", 64, 176, 2, 4, 2, 512, false, 4, 128, 5, 30),
+      new Setup("tiny (2 layers, hidden 64)", 64, 176, 2, 4, 2, 512, false, 4, 128, 10, 100),
       new Setup("small (12 layers, hidden 768, ~100M)", 768, 2048, 12, 12, 4, 32000, true, 1, 512, 2, 8));
 
   public static void main(String[] args) throws Exception {

@@ -182,4 +182,35 @@ class SafetensorsTest {
     }
     return out;
   }
+
+  /**
+   * A file over 2 GiB (sparse: it takes no disk space): tensors past the 2 GiB mark are mapped where they are, and a
+   * tensor over 2 GiB is read in ranges.
+   */
+  @Test
+  void readsTensorsBeyondTwoGibibytes(@TempDir Path tmp) throws IOException {
+    long padFloats = (1L << 29) + 2; // 2 GiB + 8 bytes
+    long padBytes = padFloats * 4;
+    String header = "{\"pad\":{\"dtype\":\"F32\",\"shape\":[" + padFloats + "],\"data_offsets\":[0," + padBytes
+        + "]},\"tail\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[" + padBytes + "," + (padBytes + 16) + "]}}";
+    byte[] h = header.getBytes(StandardCharsets.UTF_8);
+    Path file = tmp.resolve("big.safetensors");
+    try (var raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+      ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length);
+      raf.write(prefix.array());
+      raf.write(h);
+      long dataStart = 8 + h.length;
+      raf.seek(dataStart + padBytes - 4);
+      ByteBuffer last = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN);
+      last.putFloat(7.5f).putFloat(1f).putFloat(-2f).putFloat(3.25f).putFloat(1e-3f);
+      raf.write(last.array()); // the pad's last value, then the tail, after the 2 GiB mark
+    }
+    assertThat(Files.size(file)).isGreaterThan(1L << 31);
+    try (SafetensorsFile f = SafetensorsFile.open(file)) {
+      assertThat(f.floats("tail")).containsExactly(1f, -2f, 3.25f, 1e-3f);
+      ByteBuffer end = f.rawRange("pad", padBytes - 4, 4).order(ByteOrder.LITTLE_ENDIAN);
+      assertThat(end.getFloat(0)).isEqualTo(7.5f);
+      assertThatThrownBy(() -> f.raw("pad")).hasMessageContaining("2 GiB");
+    }
+  }
 }
