@@ -30,14 +30,32 @@ public final class TextTokenizer implements AutoCloseable {
     return new TextTokenizer(HuggingFaceTokenizer.newInstance(file, Map.of("truncation", "false", "padding", "false")));
   }
 
+  /** Ids of the text, with the special tokens the tokenizer's post-processor adds (Llama: BOS). */
   public int[] encode(String text) {
-    Encoding e = tokenizer.encode(text);
+    return encode(text, true);
+  }
+
+  /**
+   * @param addSpecialTokens whether the post-processor's special tokens (BOS) are added: lm-evaluation-harness and the
+   *     official perplexity script encode without them
+   */
+  public int[] encode(String text, boolean addSpecialTokens) {
+    Encoding e = tokenizer.encode(text, addSpecialTokens, false);
     long[] ids = e.getIds();
     int[] out = new int[ids.length];
     for (int i = 0; i < ids.length; i++) {
       out[i] = Math.toIntExact(ids[i]);
     }
     return out;
+  }
+
+  /** The text of ids; special tokens (BOS, EOS, padding) are left out when skipSpecialTokens. */
+  public String decode(int[] ids, boolean skipSpecialTokens) {
+    long[] l = new long[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      l[i] = ids[i];
+    }
+    return tokenizer.decode(l, skipSpecialTokens);
   }
 
   @Override

@@ -155,6 +155,13 @@ public final class FusedOps {
           x: Tensor,
           dtype: int) -> Tensor:
           return torch.to(x, dtype)
+        def token_scores(self: __torch__.PoseOps,
+          logits: Tensor,
+          targets: Tensor) -> Tensor:
+          logp = torch.log_softmax(torch.to(logits, 6), -1)
+          picked = torch.squeeze(torch.gather(logp, -1, torch.unsqueeze(targets, -1)), -1)
+          greedy = torch.to(torch.eq(torch.argmax(logits, -1), targets), 6)
+          return torch.stack([picked, greedy], -1)
       """;
 
   private static final Map<Device, Long> MODULES = new ConcurrentHashMap<>();
@@ -232,6 +239,15 @@ public final class FusedOps {
    */
   public static NDArray crossEntropy(NDArray logits, NDArray labels) {
     return run("cross_entropy", logits, logits, labels);
+  }
+
+  /**
+   * For logits [N, V] (any dtype) and target ids [N] (int64): [N, 2] fp32, column 0 the log-probability of each
+   * target (log-softmax in fp32), column 1 one where the target is the argmax (the first maximum, as torch.argmax),
+   * else zero. What scoring a continuation needs, without copying [N, V] logits out of the engine.
+   */
+  public static NDArray tokenScores(NDArray logits, NDArray targets) {
+    return run("token_scores", logits, logits, targets);
   }
 
   /** RMSNorm as transformers computes it: in fp32, cast back to the input's dtype, times the weight. */

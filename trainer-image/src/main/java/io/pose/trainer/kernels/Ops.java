@@ -68,6 +68,23 @@ public final class Ops {
   }
 
   /**
+   * Boolean attention mask [n, offset + n] for n queries at token indices offset..offset+n-1 over all keys so far:
+   * true where query i may attend to key j (j <= offset + i, and offset + i - j < window when a sliding window is
+   * set). What an incremental forward over a key/value cache needs.
+   */
+  public static NDArray causalMaskBool(NDManager manager, int queries, int offset, Integer slidingWindow) {
+    int keys = offset + queries;
+    boolean[] mask = new boolean[queries * keys];
+    for (int i = 0; i < queries; i++) {
+      int q = offset + i;
+      for (int j = 0; j < keys; j++) {
+        mask[i * keys + j] = j <= q && (slidingWindow == null || q - j < slidingWindow);
+      }
+    }
+    return manager.create(mask, new Shape(queries, keys));
+  }
+
+  /**
    * Additive attention mask [T, T]: 0 where query i may attend to key j (j <= i, and i - j < window when a sliding
    * window is set), -inf elsewhere. Like transformers, the window counts token indices, not position ids.
    */

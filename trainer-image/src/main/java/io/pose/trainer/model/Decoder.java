@@ -113,6 +113,62 @@ public final class Decoder {
     return loss[0];
   }
 
+  /**
+   * Inference over a key/value cache: runs ids [1, n] at the positions that follow what the cache holds
+   * ({@code cache.length()} .. {@code cache.length() + n - 1}), appends their keys and values to the cache, and
+   * returns their hidden states [1, n, hidden] before the final norm (see {@link #logits}). Running a sequence in
+   * blocks gives the logits of one forward over all of it; attention then costs [n, cache length] per block
+   * instead of [T, T], which is what lets a 32k-token prompt through on one device.
+   *
+   * @param frequencies the RoPE frequencies to rotate with: transformers computes them once per forward from the
+   *     longest position of that forward (which matters for dynamic scaling only), so a prompt run in blocks passes
+   *     those of the whole prompt, and each decoding step those of its own position
+   */
+  public NDArray forwardCached(NDArray ids, KvCache cache, RopeFrequencies frequencies) {
+    NDManager m = ids.getManager();
+    if (ids.getShape().get(0) != 1) {
+      throw new IllegalArgumentException("cached inference runs one sequence, not " + ids.getShape());
+    }
+    int n = Math.toIntExact(ids.getShape().get(1));
+    int offset = cache.length();
+    int d = requireFullRotary();
+    int[] positions = new int[n];
+    for (int i = 0; i < n; i++) {
+      positions[i] = offset + i;
+    }
+    Rope.CosSin cs = Rope.cosSin(frequencies, positions);
+    Shape shape = new Shape(1, 1, n, d);
+    NDArray cos = m.create(cs.cos(), shape);
+    NDArray sin = m.create(cs.sin(), shape);
+    Integer window = config.slidingWindow();
+    // the first block of a sequence, with no window inside it, is plain causal attention; otherwise the queries
+    // see the cache and themselves through an explicit mask (a single query: every key in its window)
+    NDArray mask = offset == 0 && (window == null || window >= n) ? null : Ops.causalMaskBool(m, n, offset, window);
+    NDArray x = embed(ids);
+    for (int l = 0; l < config.numHiddenLayers(); l++) {
+      String p = "model.layers." + l + ".";
+      NDArray normed = FusedOps.rmsNorm(x, weights.get(p + "input_layernorm.weight"), config.rmsNormEps());
+      NDArray[] qkv = projections(normed, p, cos, sin, 1, n);
+      NDArray k = cache.appendKeys(l, qkv[1]);
+      NDArray v = cache.appendValues(l, qkv[2]);
+      x = x.add(attend(qkv[0], k, v, p, mask, 1, n));
+      normed = FusedOps.rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"), config.rmsNormEps());
+      x = x.add(mlp(normed, p));
+    }
+    cache.advance(n);
+    return x;
+  }
+
+  /** The final norm and LM head over hidden states from {@link #forwardCached}: logits in fp32. */
+  public NDArray logits(NDArray hidden) {
+    return head(hidden);
+  }
+
+  /** An empty key/value cache for up to capacity tokens, its tensors owned by a child of the given manager. */
+  public KvCache newCache(NDManager manager, int capacity) {
+    return new KvCache(manager, config.numHiddenLayers(), capacity);
+  }
+
   /** What every layer of one forward shares: RoPE at the batch's positions, the attention mask, the shape. */
   private record Context(NDArray cos, NDArray sin, NDArray mask, int batch, int length) {}
 
@@ -172,6 +228,12 @@ public final class Decoder {
   }
 
   private NDArray attention(NDArray x, String p, NDArray cos, NDArray sin, NDArray mask, int batch, int length) {
+    NDArray[] qkv = projections(x, p, cos, sin, batch, length);
+    return attend(qkv[0], qkv[1], qkv[2], p, mask, batch, length);
+  }
+
+  /** Queries, keys and values of x: [B, heads, T, d], [B, kvHeads, T, d] twice, queries and keys rotated. */
+  private NDArray[] projections(NDArray x, String p, NDArray cos, NDArray sin, int batch, int length) {
     int heads = config.numAttentionHeads();
     int kvHeads = config.numKeyValueHeads();
     int d = config.headDim();
@@ -185,6 +247,16 @@ public final class Decoder {
     // cos and sin are fp32: as in transformers under autocast, the rotated q and k are promoted to fp32
     q = FusedOps.rotary(q, cos, sin);
     k = FusedOps.rotary(k, cos, sin);
+    return new NDArray[] {q, k, v};
+  }
+
+  /**
+   * Attention of queries [B, heads, T, d] over keys and values [B, kvHeads, S, d] (S = T, or the cache), causal
+   * when mask is null, then the output projection: [B, T, hidden].
+   */
+  private NDArray attend(NDArray q, NDArray k, NDArray v, String p, NDArray mask, int batch, int length) {
+    int heads = config.numAttentionHeads();
+    int d = config.headDim();
     // grouped-query attention (query head h reads key/value head h / (heads / kvHeads)) happens inside the kernel
     double scale = 1.0 / Math.sqrt(d);
     NDArray out = mask == null ? FusedOps.attention(q, k, v, scale, compute)
@@ -199,15 +271,20 @@ public final class Decoder {
     return FusedOps.linear(FusedOps.swiglu(gate, up), weights.get(p + "mlp.down_proj.weight"), compute);
   }
 
-  /** cos and sin [B, 1, T, d] from pose-core, with transformers' semantics for the positions of each row. */
-  private NDArray[] rotary(NDManager m, int[][] positions) {
-    int batch = positions.length;
-    int length = positions[0].length;
+  private int requireFullRotary() {
     int d = config.rope().rotaryDim();
     if (d != config.headDim()) {
       throw new UnsupportedOperationException("partial rotary embeddings (rotary dim " + d + " of head dim "
           + config.headDim() + ") are not supported by this decoder");
     }
+    return d;
+  }
+
+  /** cos and sin [B, 1, T, d] from pose-core, with transformers' semantics for the positions of each row. */
+  private NDArray[] rotary(NDManager m, int[][] positions) {
+    int batch = positions.length;
+    int length = positions[0].length;
+    int d = requireFullRotary();
     float[] cos = new float[batch * length * d];
     float[] sin = new float[batch * length * d];
     // transformers takes the sequence length as max(position) + 1 over the whole batch

@@ -129,6 +129,39 @@ class FusedOpsTest {
   }
 
   @Test
+  void tokenScoresAreLogSoftmaxOfTheTargetAndWhetherItIsTheArgmax() {
+    NDArray logits = randn(5, 13);
+    logits.setRequiresGradient(false);
+    long[] targets = {0, 12, 4, 4, 7};
+    float[] l = logits.toFloatArray();
+    // make target 4 the argmax of row 2, and tie row 3's maximum with an earlier index (torch takes the first)
+    l[2 * 13 + 4] = 9f;
+    l[3 * 13 + 1] = 9f;
+    l[3 * 13 + 4] = 9f;
+    logits = m.create(l, new Shape(5, 13));
+    float[] scores = FusedOps.tokenScores(logits, m.create(targets)).toFloatArray();
+    for (int row = 0; row < 5; row++) {
+      double max = Double.NEGATIVE_INFINITY;
+      int argmax = -1;
+      for (int j = 0; j < 13; j++) {
+        if (l[row * 13 + j] > max) {
+          max = l[row * 13 + j];
+          argmax = j;
+        }
+      }
+      double sum = 0;
+      for (int j = 0; j < 13; j++) {
+        sum += Math.exp(l[row * 13 + j] - max);
+      }
+      double logp = l[row * 13 + (int) targets[row]] - max - Math.log(sum);
+      assertThat((double) scores[2 * row]).as("log p row %d", row).isCloseTo(logp, org.assertj.core.data.Offset.offset(1e-5));
+      assertThat(scores[2 * row + 1]).as("greedy row %d", row).isEqualTo(argmax == targets[row] ? 1f : 0f);
+    }
+    assertThat(scores[2 * 2 + 1]).isEqualTo(1f);
+    assertThat(scores[2 * 3 + 1]).isEqualTo(0f);
+  }
+
+  @Test
   void rmsNormLinearSwigluRotaryEmbedding() {
     NDArray x = randn(2, 5, 16);
     NDArray w = randn(16);
