@@ -47,6 +47,15 @@ public final class TrainerContract {
     public static final String CHECKPOINTS = "checkpoints";
     /** The extended model the Train stage writes (a Hugging Face model directory). */
     public static final String EXTENDED_MODEL = "extended-model";
+    /**
+     * Fetched evaluation data: {@code data/eval/perplexity} (spec.evaluation.perplexity.data) and
+     * {@code data/eval/benchmarks/<task name>} (each spec.evaluation.benchmarks[].data).
+     */
+    public static final String EVAL_DATA = "data/eval";
+    public static final String EVAL_PERPLEXITY_DATA = EVAL_DATA + "/perplexity";
+    public static final String EVAL_BENCHMARK_DATA = EVAL_DATA + "/benchmarks";
+    /** What the Evaluate stage writes: results.json, results.md and the plots. */
+    public static final String EVAL_RESULTS = "eval";
     /** JSON-lines logs of the stages. */
     public static final String LOGS = "logs";
   }

@@ -1,11 +1,9 @@
 package io.pose.trainer.cli;
 
-import io.pose.api.SpecIO;
 import io.pose.api.contract.TrainerContract;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.contract.TrainerContract.Workspace;
 import io.pose.api.v1alpha1.ContextExtension;
-import io.pose.api.validation.SpecValidationException;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.pose.api.contract.TrainerContract.Env;
@@ -16,9 +14,7 @@ import io.pose.trainer.progress.JsonLinesProgress;
 import io.pose.trainer.progress.ProgressListener;
 import io.pose.trainer.stage.StageException;
 import io.pose.trainer.stage.TrainStage;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -94,13 +90,9 @@ final class TrainCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     ContextExtension resource;
     try {
-      resource = SpecIO.read(config);
-    } catch (NoSuchFileException e) {
-      return fail(err, ExitCode.INVALID_CONFIGURATION, config + ": no such file");
-    } catch (SpecValidationException e) {
-      return fail(err, ExitCode.INVALID_CONFIGURATION, config + ": " + e.getMessage());
-    } catch (IOException e) {
-      return fail(err, ExitCode.INVALID_CONFIGURATION, config + ": cannot be read: " + e.getMessage());
+      resource = Commands.read(config, err);
+    } catch (Commands.ConfigError e) {
+      return e.exitCode;
     }
     List<ProgressListener> listeners = new ArrayList<>();
     try {
@@ -142,9 +134,6 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   private static int fail(PrintWriter err, ExitCode code, String message) {
-    err.println("error: " + message);
-    err.println("(exit " + code.code() + ": " + code.reason() + ")");
-    err.flush();
-    return code.code();
+    return Commands.fail(err, code, message);
   }
 }

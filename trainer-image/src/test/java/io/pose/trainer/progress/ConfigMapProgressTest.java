@@ -80,6 +80,6 @@ class ConfigMapProgressTest {
     assertThat(log.toString()).as("logged once, not at every step")
         .containsOnlyOnce("warning: cannot write train.json into ConfigMap ml/absent-progress");
     p.modelWritten("pvc://w/extended-model", 10);
-    assertThat(log.toString()).contains("HTTP 404").contains("training goes on");
+    assertThat(log.toString()).contains("HTTP 404").contains("the stage goes on");
   }
 }

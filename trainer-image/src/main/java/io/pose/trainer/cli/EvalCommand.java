@@ -1,0 +1,104 @@
+package io.pose.trainer.cli;
+
+import io.pose.api.contract.TrainerContract;
+import io.pose.api.contract.TrainerContract.Env;
+import io.pose.api.contract.TrainerContract.ExitCode;
+import io.pose.api.contract.TrainerContract.Workspace;
+import io.pose.api.progress.EvaluationResults;
+import io.pose.api.v1alpha1.ContextExtension;
+import io.pose.api.v1alpha1.Stage;
+import io.pose.trainer.eval.LanguageModel;
+import io.pose.trainer.kernels.ComputeType;
+import io.pose.trainer.progress.ProgressConfigMap;
+import io.pose.trainer.stage.EvalStage;
+import io.pose.trainer.stage.StageException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code pose eval}: the Evaluate stage. */
+@Command(name = "eval", mixinStandardHelpOptions = true, versionProvider = Version.class,
+    description = {"Measures passkey retrieval, perplexity and benchmarks on the extended model (and the base model).",
+        "Reads <workspace>/" + Workspace.EXTENDED_MODEL + ", <workspace>/" + Workspace.BASE_MODEL + " and <workspace>/"
+            + Workspace.EVAL_DATA + ", writes <workspace>/" + Workspace.EVAL_RESULTS
+            + " (results.json, results.md, plots)."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:done", "1:runtime failure: a restart may help", "2:invalid configuration",
+        "3:missing or unreadable input (model, evaluation data)"})
+final class EvalCommand implements Callable<Integer> {
+
+  /** Attempts of each results write into the ConfigMap. */
+  static final int ATTEMPTS = 3;
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = TrainerContract.CONFIG_FLAG, required = true, paramLabel = "<file>",
+      description = "The ContextExtension (YAML or JSON): a spec file, or the rendered config a stage pod mounts at "
+          + TrainerContract.CONFIG_PATH + ".")
+  Path config;
+
+  @Option(names = "--workspace", paramLabel = "<dir>", defaultValue = "${env:POSE_WORKSPACE:-"
+      + TrainerContract.WORKSPACE_DIR + "}", description = "The workspace (default: $POSE_WORKSPACE or ${DEFAULT-VALUE}).")
+  Path workspace;
+
+  @Option(names = "--block", paramLabel = "<tokens>", defaultValue = "" + LanguageModel.DEFAULT_BLOCK,
+      description = "Tokens per block of inference: attention memory grows with block x length. Default: ${DEFAULT-VALUE}.")
+  int block;
+
+  @Option(names = "--precision", paramLabel = "<type>", defaultValue = "fp32",
+      description = "Precision of the matrix products: fp32, bf16 or fp16. Default: ${DEFAULT-VALUE}.")
+  ComputeType precision;
+
+  @Option(names = "--progress-configmap", paramLabel = "<name>", defaultValue = "${env:" + Env.PROGRESS_CONFIGMAP + "}",
+      description = "Report results into this ConfigMap's eval.json (the progress protocol). Default: $"
+          + Env.PROGRESS_CONFIGMAP + ", else none.")
+  String progressConfigMap;
+
+  @Option(names = "--namespace", paramLabel = "<namespace>", defaultValue = "${env:" + Env.NAMESPACE + "}",
+      description = "Namespace of the progress ConfigMap. Default: $" + Env.NAMESPACE + ", else the client's.")
+  String namespace;
+
+  @Override
+  public Integer call() {
+    PrintWriter err = spec.commandLine().getErr();
+    PrintWriter out = spec.commandLine().getOut();
+    ContextExtension resource;
+    try {
+      resource = Commands.read(config, err);
+    } catch (Commands.ConfigError e) {
+      return e.exitCode;
+    }
+    if (block < 1) {
+      return Commands.fail(err, ExitCode.INVALID_CONFIGURATION, "--block must be positive, not " + block);
+    }
+    ProgressConfigMap configMap = null;
+    try {
+      configMap = Commands.progressConfigMap(progressConfigMap, namespace, Stage.EVALUATE, out);
+      ProgressConfigMap target = configMap;
+      EvaluationResults results = EvalStage.run(resource, new EvalStage.Options(workspace, out,
+          r -> {
+            if (target != null) {
+              target.write(r, ATTEMPTS);
+            }
+          }, block, precision));
+      out.flush();
+      return Boolean.TRUE.equals(results.getCompleted()) ? ExitCode.OK.code() : ExitCode.RUNTIME_FAILURE.code();
+    } catch (StageException e) {
+      return Commands.fail(err, e.exitCode(), e.getMessage());
+    } catch (Exception e) {
+      err.println("error: the Evaluate stage failed:");
+      e.printStackTrace(err);
+      err.flush();
+      return ExitCode.RUNTIME_FAILURE.code();
+    } finally {
+      if (configMap != null) {
+        configMap.close();
+      }
+    }
+  }
+}
