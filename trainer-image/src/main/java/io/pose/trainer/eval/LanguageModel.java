@@ -137,6 +137,19 @@ public final class LanguageModel implements AutoCloseable {
   }
 
   /**
+   * The token lm-evaluation-harness puts before an empty context: BOS, else the first EOS.
+   */
+  public int prefixTokenId() {
+    if (config().bosTokenId() != null) {
+      return config().bosTokenId();
+    }
+    if (!eos.isEmpty()) {
+      return eos.iterator().next();
+    }
+    throw new IllegalStateException(directory + "/config.json has neither bos_token_id nor eos_token_id");
+  }
+
+  /**
    * Log-probabilities of ids[t] given ids[0..t-1] for every t in [from, length), and whether each was the greedy
    * choice: one forward over the sequence, in blocks.
    *

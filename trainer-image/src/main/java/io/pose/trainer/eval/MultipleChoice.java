@@ -25,9 +25,10 @@ import java.util.regex.Pattern;
  * evaluation: the choice ends the context, the rest of the sentence is the continuation), and for any other task
  * name the generic layout: context, choices, gold (an index).
  *
- * <p>Few-shot examples are drawn, for each question, from the same file without the question itself, by a seeded
- * random choice; the harness draws them from the dataset's training split with its own generator, so few-shot
- * prompts are built alike (same delimiters and order of parts) but from other examples.
+ * <p>Few-shot examples come from the task's own file, drawn as the harness draws them when the few-shot pool is the
+ * evaluated split: one CPython Random(1234) per task, consumed question by question in file order, each drawing
+ * shots + 1 examples and dropping the question itself ({@link PythonRandom}). Given the same file, the prompts are
+ * the harness's, example for example.
  */
 public final class MultipleChoice {
   private MultipleChoice() {}
@@ -58,6 +59,12 @@ public final class MultipleChoice {
       return partial ? choices.get(gold) + TARGET_DELIMITER + target : text + TARGET_DELIMITER + choices.get(gold);
     }
 
+    /** Whether two docs are the same example (the harness compares the processed documents). */
+    boolean sameAs(Doc other) {
+      return java.util.Objects.equals(text, other.text) && choices.equals(other.choices) && gold == other.gold
+          && java.util.Objects.equals(target, other.target);
+    }
+
     Question question(String fewshot) {
       List<Request> requests = new ArrayList<>();
       for (String choice : choices) {
@@ -86,31 +93,41 @@ public final class MultipleChoice {
       throw new DataException(source + ": " + shots + "-shot prompts need more than " + shots + " examples, the file has "
           + docs.size());
     }
+    List<String> prefixes = fewshot(docs, shots);
     List<Question> questions = new ArrayList<>();
     for (int i = 0; i < docs.size(); i++) {
-      questions.add(docs.get(i).question(fewshot(docs, i, shots)));
+      questions.add(docs.get(i).question(prefixes.get(i)));
     }
     return questions;
   }
 
-  /** shots solved examples other than docs[index], each followed by the few-shot delimiter. */
-  static String fewshot(List<Doc> docs, int index, int shots) {
-    if (shots == 0) {
-      return "";
-    }
-    SplittableRandom random = new SplittableRandom(FEWSHOT_SEED * 1_000_003L + index);
-    List<Integer> pool = new ArrayList<>();
-    for (int i = 0; i < docs.size(); i++) {
-      if (i != index) {
-        pool.add(i);
+  /**
+   * Every question's few-shot prefix: shots solved examples each followed by the few-shot delimiter, drawn as the
+   * harness's ContextSampler draws them (one generator for the task, questions in order; shots + 1 drawn, any equal
+   * to the question dropped, the first shots kept; drawn again from the pool without the question if too few remain).
+   */
+  static List<String> fewshot(List<Doc> docs, int shots) {
+    List<String> out = new ArrayList<>();
+    PythonRandom random = new PythonRandom(FEWSHOT_SEED);
+    for (Doc doc : docs) {
+      if (shots == 0) {
+        out.add("");
+        continue;
       }
+      List<Doc> picked = new ArrayList<>(random.sample(docs, shots + 1).stream().filter(d -> !d.sameAs(doc)).toList());
+      if (picked.size() > shots) {
+        picked = picked.subList(0, shots);
+      }
+      if (picked.size() < shots) {
+        picked = random.sample(docs.stream().filter(d -> !d.sameAs(doc)).toList(), shots);
+      }
+      StringBuilder b = new StringBuilder();
+      for (Doc d : picked) {
+        b.append(d.solved()).append(FEWSHOT_DELIMITER);
+      }
+      out.add(b.toString());
     }
-    StringBuilder b = new StringBuilder();
-    for (int k = 0; k < shots; k++) {
-      int pick = pool.remove(random.nextInt(pool.size()));
-      b.append(docs.get(pick).solved()).append(FEWSHOT_DELIMITER);
-    }
-    return b.toString();
+    return out;
   }
 
   static Doc doc(String task, TextRecords.Record r) {
@@ -234,10 +251,12 @@ public final class MultipleChoice {
   public record Loglikelihood(double logLikelihood, boolean greedy, int[] contextIds, int[] continuationIds) {}
 
   /**
-   * The harness's rule (HFLM): trailing whitespace of the context moves to the continuation; the continuation's
-   * tokens are those of context + continuation past the context's own tokens; no special tokens are added, and an
-   * empty context is BOS; the sequence keeps its last max_position_embeddings + 1 tokens; the log-probabilities of
-   * the continuation's tokens are summed.
+   * The harness's rule (TemplateLM._encode_pair and loglikelihood, HFLM): trailing whitespace of the context moves to
+   * the continuation; the continuation's tokens are those of context + continuation past the context's own tokens;
+   * both are encoded with the tokenizer's own special tokens (its post-processor: BOS for Llama), unless the text
+   * already starts with the BOS token's text; an empty context is the BOS id (EOS where there is none) unless the
+   * continuation already starts with it; the sequence keeps its last max_position_embeddings + 1 tokens; the
+   * continuation tokens' log-probabilities are summed.
    */
   public static Loglikelihood loglikelihood(LanguageModel model, Request request) {
     String context = request.context();
@@ -245,16 +264,24 @@ public final class MultipleChoice {
     int[] contextIds;
     int[] continuationIds;
     if (context.isEmpty()) {
-      contextIds = new int[] {model.bosTokenId()};
-      continuationIds = model.tokenizer().encode(continuation, false);
+      int prefix = model.prefixTokenId();
+      int[] cont = model.tokenizer().encode(continuation, false);
+      if (cont.length > 0 && cont[0] == prefix) {
+        contextIds = new int[] {cont[0]};
+        continuationIds = java.util.Arrays.copyOfRange(cont, 1, cont.length);
+      } else {
+        contextIds = new int[] {prefix};
+        continuationIds = cont;
+      }
     } else {
-      String stripped = context.stripTrailing();
+      String stripped = stripTrailingWhitespace(context);
       if (stripped.length() < context.length()) {
         continuation = context.substring(stripped.length()) + continuation;
         context = stripped;
       }
-      int[] whole = model.tokenizer().encode(context + continuation, false);
-      contextIds = model.tokenizer().encode(context, false);
+      boolean special = !context.startsWith(model.tokenizer().decode(new int[] {model.prefixTokenId()}, false));
+      int[] whole = model.tokenizer().encode(context + continuation, special);
+      contextIds = model.tokenizer().encode(context, special);
       continuationIds = java.util.Arrays.copyOfRange(whole, Math.min(contextIds.length, whole.length), whole.length);
     }
     if (continuationIds.length == 0) {
@@ -267,6 +294,21 @@ public final class MultipleChoice {
     int[] sequence = java.util.Arrays.copyOfRange(all, all.length - keep, all.length);
     LanguageModel.Scores s = model.score(sequence, sequence.length - continuationIds.length);
     return new Loglikelihood(s.sum(), s.allGreedy(), contextIds, continuationIds);
+  }
+
+  /** Python's str.rstrip(): whitespace as Python's str.isspace counts it. */
+  static String stripTrailingWhitespace(String s) {
+    int end = s.length();
+    while (end > 0) {
+      char c = s.charAt(end - 1);
+      if (Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u001c' || c == '\u001d' || c == '\u001e'
+          || c == '\u001f' || c == '\u0085') {
+        end--;
+      } else {
+        break;
+      }
+    }
+    return s.substring(0, end);
   }
 
   private static int argmax(double[] v) {

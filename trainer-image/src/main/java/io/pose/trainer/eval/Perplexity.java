@@ -10,6 +10,10 @@ import java.util.function.Consumer;
  * tokens, and each scores only the tokens no earlier window scored; the last window ends at the document's end.
  * Truncate mode scores one window per document, from its start. Perplexity = exp(total NLL / scored tokens) over
  * all documents together.
+ *
+ * <p>One quirk of the official code is kept, so that numbers compare: with a stride longer than W - 1, tokens
+ * between windows are never scored, yet a window still counts {@code end - previous end} tokens, and its NLL is its
+ * mean over the tokens it does score times that count.
  */
 public final class Perplexity {
   private Perplexity() {}
@@ -69,7 +73,9 @@ public final class Perplexity {
         int[] input = new int[w.end() - w.begin() + 1];
         input[0] = bos;
         System.arraycopy(doc, w.begin(), input, 1, w.end() - w.begin());
-        double nll = -model.score(input, input.length - w.scored()).sum();
+        // the window predicts at most its W - 1 document tokens (the official code's mean over them x the count)
+        int predicted = Math.min(w.scored(), input.length - 1);
+        double nll = -model.score(input, input.length - predicted).sum() / predicted * w.scored();
         total += nll;
         tokens += w.scored();
         each.accept(new Scored(w, nll));
