@@ -29,6 +29,11 @@ public final class TrainerContract {
   /** Each referenced Secret is mounted read-only at {@code SECRETS_DIR/<secret name>/}. */
   public static final String SECRETS_DIR = "/var/run/secrets/pose";
   public static final String SHM_DIR = "/dev/shm";
+  /**
+   * Where a stage pod finds a PersistentVolumeClaim other than the workspace that a {@code pvc://claim/path} source
+   * or target names: {@code PVC_DIR/<claim>/}. The workspace's own claim is read at {@link #WORKSPACE_DIR}.
+   */
+  public static final String PVC_DIR = "/mnt/pvc";
 
   /**
    * Where each stage reads and writes inside the workspace, so that every stage (and {@code pose run}) agrees
