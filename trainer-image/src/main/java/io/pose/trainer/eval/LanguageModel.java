@@ -37,6 +37,8 @@ public final class LanguageModel implements AutoCloseable {
 
   /** Tokens per block when a sequence runs in blocks. */
   public static final int DEFAULT_BLOCK = 2048;
+  /** Positions whose logits are computed at once when scoring. */
+  static final int HEAD_SLICE = 256;
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -173,12 +175,19 @@ public final class LanguageModel implements AutoCloseable {
           if (lo >= hi) {
             continue;
           }
-          NDArray h = hidden.get("0, {}:{}, :", lo - start, hi - start);
-          NDArray targets = scope.create(Arrays.stream(ids, lo + 1, hi + 1).asLongStream().toArray());
-          float[] s = FusedOps.tokenScores(decoder.logits(h), targets).toFloatArray();
-          for (int i = 0; i < hi - lo; i++) {
-            logProbs[lo + 1 - from + i] = s[2 * i];
-            greedy[lo + 1 - from + i] = s[2 * i + 1] != 0f;
+          // the head in slices, so that the logits held at once are [HEAD_SLICE, vocab]
+          for (int a = lo; a < hi; a += HEAD_SLICE) {
+            int b = Math.min(a + HEAD_SLICE, hi);
+            try (NDManager slice = scope.newSubManager()) {
+              NDArray h = hidden.get("0, {}:{}, :", a - start, b - start);
+              h.attach(slice);
+              NDArray targets = slice.create(Arrays.stream(ids, a + 1, b + 1).asLongStream().toArray());
+              float[] s = FusedOps.tokenScores(decoder.logits(h), targets).toFloatArray();
+              for (int i = 0; i < b - a; i++) {
+                logProbs[a + 1 - from + i] = s[2 * i];
+                greedy[a + 1 - from + i] = s[2 * i + 1] != 0f;
+              }
+            }
           }
         }
       }
