@@ -171,6 +171,15 @@ public final class StageJobs {
       mounts.add(new VolumeMountBuilder().withName(volume).withMountPath(Names.secretMountPath(secret.secretName()))
           .withReadOnly(true).build());
     }
+    List<String> claims = r.claims(stage);
+    for (int i = 0; i < claims.size(); i++) {
+      // pvc:// sources are read, a pvc:// target is written
+      String volume = "pvc-" + i;
+      volumes.add(new VolumeBuilder().withName(volume).withNewPersistentVolumeClaim().withClaimName(claims.get(i))
+          .withReadOnly(stage != Stage.PUBLISH).endPersistentVolumeClaim().build());
+      mounts.add(new VolumeMountBuilder().withName(volume).withMountPath(TrainerContract.PVC_DIR + "/" + claims.get(i))
+          .withReadOnly(stage != Stage.PUBLISH).build());
+    }
 
     ContainerBuilder container = new ContainerBuilder()
         .withName(CONTAINER)

@@ -111,6 +111,41 @@ public record Resolved(ContextExtension resource, ContextExtensionSpec spec, Ope
     return refs.stream().filter(r -> seen.add(r.secretName())).toList();
   }
 
+  /**
+   * The PersistentVolumeClaims other than the workspace that a stage's pvc:// URIs name: Fetch reads sources from
+   * them, Publish writes its target into one. Each is mounted at {@code TrainerContract.PVC_DIR/<claim>}.
+   */
+  public List<String> claims(Stage stage) {
+    Set<String> claims = new LinkedHashSet<>();
+    switch (stage) {
+      case FETCH -> {
+        claim(claims, spec.getModel().getSource());
+        claim(claims, spec.getTraining().getData().getSource());
+        if (spec.getEvaluation() != null) {
+          if (spec.getEvaluation().getPerplexity() != null && spec.getEvaluation().getPerplexity().getData() != null) {
+            claim(claims, spec.getEvaluation().getPerplexity().getData().getSource());
+          }
+          if (spec.getEvaluation().getBenchmarks() != null) {
+            spec.getEvaluation().getBenchmarks().forEach(b -> claim(claims, b.getData() == null ? null
+                : b.getData().getSource()));
+          }
+        }
+      }
+      case PUBLISH -> claim(claims, spec.getPublish().getTarget());
+      default -> { }
+    }
+    claims.remove(workspaceClaimName());
+    return List.copyOf(claims);
+  }
+
+  private static void claim(Set<String> claims, String uri) {
+    if (uri != null && uri.startsWith("pvc://")) {
+      String rest = uri.substring("pvc://".length());
+      int slash = rest.indexOf('/');
+      claims.add(slash < 0 ? rest : rest.substring(0, slash));
+    }
+  }
+
   private static String secretOf(DataSource d) {
     return d == null ? null : d.getCredentialsSecret();
   }

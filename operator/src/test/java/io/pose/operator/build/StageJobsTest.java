@@ -587,6 +587,37 @@ class StageJobsTest {
     }
 
     @Test
+    void otherClaimsNamedByPvcUrisAreMountedUnderMntPvc() {
+      ContextExtension cx = Fixtures.example("mistral-32k.yaml");
+      cx.getSpec().getModel().setSource("pvc://models/mistral-7b");
+      cx.getSpec().getModel().setCredentialsSecret(null);
+      cx.getSpec().getTraining().getData().setSource("pvc://corpora/pile-long.jsonl");
+      cx.getSpec().getPublish().setTarget("pvc://published/mistral-32k");
+      cx.getSpec().getPublish().setCredentialsSecret(null);
+      Job fetch = build(cx, Stage.FETCH);
+      List<VolumeMount> reads = pod(fetch).getContainers().get(0).getVolumeMounts().stream()
+          .filter(m -> m.getMountPath().startsWith("/mnt/pvc/")).toList();
+      assertThat(reads).extracting(VolumeMount::getMountPath).containsExactly("/mnt/pvc/models", "/mnt/pvc/corpora");
+      assertThat(reads).allSatisfy(m -> {
+        assertThat(m.getReadOnly()).isTrue();
+        assertThat(volume(fetch, m.getName()).getPersistentVolumeClaim().getClaimName())
+            .isEqualTo(m.getMountPath().substring("/mnt/pvc/".length()));
+        assertThat(volume(fetch, m.getName()).getPersistentVolumeClaim().getReadOnly()).isTrue();
+      });
+      Job publish = build(cx, Stage.PUBLISH);
+      VolumeMount write = pod(publish).getContainers().get(0).getVolumeMounts().stream()
+          .filter(m -> m.getMountPath().startsWith("/mnt/pvc/")).findFirst().orElseThrow();
+      assertThat(write.getMountPath()).isEqualTo("/mnt/pvc/published");
+      assertThat(write.getReadOnly()).isFalse();
+      // the workspace's own claim is the workspace mount, not a second one
+      cx.getSpec().getPublish().setTarget("pvc://" + Fixtures.resolve(cx).workspaceClaimName() + "/published");
+      assertThat(pod(build(cx, Stage.PUBLISH)).getVolumes()).noneMatch(v -> v.getName().startsWith("pvc-"));
+      for (Stage stage : List.of(Stage.TRAIN, Stage.EVALUATE)) {
+        assertThat(pod(build(cx, stage)).getVolumes()).noneMatch(v -> v.getName().startsWith("pvc-"));
+      }
+    }
+
+    @Test
     void noSecretsNoSecretVolumes() {
       for (Stage stage : Stage.values()) {
         Job job = build("tiny-local.yaml", stage);
