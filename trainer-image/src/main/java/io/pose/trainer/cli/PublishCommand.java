@@ -60,6 +60,17 @@ final class PublishCommand implements Callable<Integer> {
       description = "Where other claims named by pvc:// targets are mounted. Default: ${DEFAULT-VALUE}.")
   Path pvcDir;
 
+  @Option(names = "--modelcar-base", paramLabel = "<image>", defaultValue = "${env:POSE_MODELCAR_BASE:-"
+      + io.pose.trainer.publish.OciTarget.DEFAULT_BASE_IMAGE + "}",
+      description = "Base image of oci:// (KServe ModelCar) images; it needs a shell for KServe's sidecar. Default: "
+          + "$POSE_MODELCAR_BASE, else ${DEFAULT-VALUE}.")
+  String modelCarBase;
+
+  @Option(names = "--hf-endpoint", paramLabel = "<url>", defaultValue = "${env:HF_ENDPOINT:-"
+      + "https://huggingface.co}", description = "The Hugging Face Hub of hf:// targets (a mirror or a private Hub). "
+          + "Default: $HF_ENDPOINT, else ${DEFAULT-VALUE}.")
+  java.net.URI hubEndpoint;
+
   @Option(names = "--progress-configmap", paramLabel = "<name>", defaultValue = "${env:" + Env.PROGRESS_CONFIGMAP + "}",
       description = "Report the published location into this ConfigMap's publish.json. Default: $"
           + Env.PROGRESS_CONFIGMAP + ", else none.")
@@ -69,8 +80,6 @@ final class PublishCommand implements Callable<Integer> {
       description = "Namespace of the progress ConfigMap. Default: $" + Env.NAMESPACE + ", else the client's.")
   String namespace;
 
-  /** The targets; tests replace it to point hf:// and s3:// at local servers. */
-  PublishTargets.Factory targets;
 
   @Override
   public Integer call() {
@@ -84,8 +93,7 @@ final class PublishCommand implements Callable<Integer> {
     }
     ProgressConfigMap configMap = null;
     try {
-      PublishTargets.Factory factory = targets != null ? targets
-          : PublishTargets.standard(workspace, workspaceUri, pvcDir);
+      PublishTargets.Factory factory = PublishTargets.standard(workspace, workspaceUri, pvcDir, modelCarBase, hubEndpoint);
       PublishReport report = PublishStage.run(resource, new PublishStage.Options(workspace, secretsDir, out, factory));
       configMap = Commands.progressConfigMap(progressConfigMap, namespace, Stage.PUBLISH, out);
       if (configMap != null) {

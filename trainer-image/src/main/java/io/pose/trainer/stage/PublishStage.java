@@ -112,7 +112,9 @@ public final class PublishStage {
           target);
       PublishTarget.Published published;
       try {
-        PublishTarget t = options.targets().create(target, credentials, Boolean.TRUE.equals(publish.getPrivateRepository()));
+        // spec.publish.private, defaulted (a repository is private unless the spec says otherwise)
+        PublishTarget t = options.targets().create(target, credentials,
+            Boolean.TRUE.equals(spec.getPublish().getPrivateRepository()));
         published = t.publish(tree, String.format(Locale.ROOT, "%s: PoSE context extension %d -> %d tokens", name,
             spec.getModel().getOriginalContextLength(), spec.getTargetContextLength()));
       } catch (CredentialsException e) {

@@ -33,14 +33,14 @@ import org.junit.jupiter.api.io.TempDir;
  * quality gate, and every kind of bad input with its exit code; nothing half-written at the target.
  */
 @EnableKubernetesMockClient(crud = true)
-class PublishCommandTest {
+public class PublishCommandTest {
 
   KubernetesClient client;
 
   static final Path MODELS = Path.of("src/test/resources/tiny-models");
   static final ObjectMapper JSON = new ObjectMapper();
 
-  static String spec(String publish) {
+  public static String spec(String publish) {
     return """
         apiVersion: pose.io/v1alpha1
         kind: ContextExtension
@@ -65,7 +65,7 @@ class PublishCommandTest {
   }
 
   /** A workspace after Train and Evaluate: base model (with a card), extended model, results. */
-  static Path workspace(Path root, double accuracyAtTarget) throws IOException {
+  public static Path workspace(Path root, double accuracyAtTarget) throws IOException {
     Path base = Files.createDirectories(root.resolve("base-model"));
     for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {
       Files.copy(MODELS.resolve("llama").resolve(f), base.resolve(f));

@@ -94,7 +94,7 @@ import javax.crypto.spec.SecretKeySpec;
  * size limits, the older JSON commit format, presigned URL expiry beyond a fixed 15 minutes, and S3's 5 MiB minimum
  * part size (chunk_size may be anything so that tests stay small).
  */
-final class LocalHub implements AutoCloseable {
+public final class LocalHub implements AutoCloseable {
 
   /** The requests faults and counts are kept for. */
   enum Kind { CREATE, REVISION, PREUPLOAD, BATCH, UPLOAD, PART, COMPLETE, VERIFY, COMMIT, OTHER }
@@ -208,7 +208,7 @@ final class LocalHub implements AutoCloseable {
   /**
    * @param storage a directory for uploaded LFS objects and parts
    */
-  LocalHub(Path storage) throws IOException {
+  public LocalHub(Path storage) throws IOException {
     this.storage = storage;
     random.nextBytes(signingKey);
     for (Kind k : Kind.values()) {
@@ -226,12 +226,12 @@ final class LocalHub implements AutoCloseable {
     server.start();
   }
 
-  URI endpoint() {
+  public URI endpoint() {
     return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
   }
 
   /** Accepts {@code token}: with write access or read-only. */
-  synchronized void addToken(String token, boolean write) {
+  public synchronized void addToken(String token, boolean write) {
     tokens.put(token, write);
   }
 
@@ -283,13 +283,13 @@ final class LocalHub implements AutoCloseable {
   }
 
   /** The head commit of main, or null when the repository does not exist. */
-  synchronized String head(String repo) {
+  public synchronized String head(String repo) {
     Repo r = repos.get(repo);
     return r == null ? null : r.branches.get("main");
   }
 
   /** The commits of main, newest first. */
-  synchronized List<String> commits(String repo) {
+  public synchronized List<String> commits(String repo) {
     Repo r = repos.get(repo);
     List<String> out = new ArrayList<>();
     for (String sha = r == null ? null : r.branches.get("main"); sha != null; sha = r.commits.get(sha).parent()) {
@@ -302,12 +302,12 @@ final class LocalHub implements AutoCloseable {
     return repos.get(repo).commits.get(sha).summary();
   }
 
-  synchronized boolean isPrivate(String repo) {
+  public synchronized boolean isPrivate(String repo) {
     return repos.get(repo).isPrivate;
   }
 
   /** The files at the head of main, LFS files read back from storage. */
-  synchronized Map<String, byte[]> files(String repo) throws IOException {
+  public synchronized Map<String, byte[]> files(String repo) throws IOException {
     Map<String, byte[]> out = new TreeMap<>();
     for (Map.Entry<String, Entry> e : headTree(repo).entrySet()) {
       Entry f = e.getValue();
@@ -317,7 +317,7 @@ final class LocalHub implements AutoCloseable {
   }
 
   /** Whether {@code path} at the head of main is an LFS file. */
-  synchronized boolean isLfs(String repo, String path) {
+  public synchronized boolean isLfs(String repo, String path) {
     return headTree(repo).get(path).lfs();
   }
 
