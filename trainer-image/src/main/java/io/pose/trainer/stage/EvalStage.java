@@ -52,6 +52,9 @@ import java.util.stream.Collectors;
 public final class EvalStage {
   private EvalStage() {}
 
+  /** Least time between two progress lines inside one length. */
+  static final long PROGRESS_NANOS = 30_000_000_000L;
+
   /**
    * @param block tokens per block of inference (attention memory grows with block x length)
    * @param listener receives the results after each length and task
@@ -131,6 +134,7 @@ public final class EvalStage {
       int passed = 0;
       int basePassed = 0;
       long promptTokens = 0;
+      long lastLine = start;
       for (int trial = 0; trial < p.getTrials(); trial++) {
         Passkey.Prompt prompt = Passkey.trial(p.getSeed(),
             Passkey.promptLength(length, extended.config().maxPositionEmbeddings()), trial);
@@ -141,6 +145,13 @@ public final class EvalStage {
         }
         if (base != null && retrieves(base, base.tokenizer().encode(prompt.text()), prompt.key())) {
           basePassed++;
+        }
+        long now = System.nanoTime();
+        if (trial + 1 < p.getTrials() && now - lastLine > PROGRESS_NANOS) {
+          lastLine = now;
+          log.printf(Locale.ROOT, "passkey %d: %d of %d trials, %d passed%s%n", length, trial + 1, p.getTrials(), passed,
+              base == null ? "" : " (base model " + basePassed + ")");
+          log.flush();
         }
       }
       double accuracy = (double) passed / p.getTrials();
