@@ -35,7 +35,7 @@ public final class PublishTargets {
       java.net.URI hubEndpoint) {
     return (uri, credentials, privateRepository) -> switch (uri.scheme()) {
       case FILE -> new DirectoryTarget(Path.of(uri.path()), uri.uri());
-      case PVC -> new DirectoryTarget(pvcPath(uri, workspace, workspaceUri, pvcDir), uri.uri());
+      case PVC -> new DirectoryTarget(io.pose.trainer.storage.LocalPaths.pvc(uri, workspace, workspaceUri, pvcDir), uri.uri());
       case HF -> new HubTarget(uri, credentials, hubEndpoint, privateRepository);
       case S3 -> new S3Target(uri, credentials);
       // Jib's layer cache is about the model's size: on the workspace volume, not the pod's small disk
@@ -43,22 +43,4 @@ public final class PublishTargets {
     };
   }
 
-  /** pvc://claim/path as a local path: under the workspace for its own claim, else under the claim's mount. */
-  static Path pvcPath(StorageUri uri, Path workspace, String workspaceUri, Path pvcDir) {
-    String claim = uri.authority();
-    boolean own = workspaceUri != null && StorageUri.parse(workspaceUri, "POSE_WORKSPACE_URI").authority().equals(claim);
-    Path root = own ? workspace : pvcDir.resolve(claim);
-    if (!java.nio.file.Files.isDirectory(root)) {
-      // writing anyway would put the model on the pod's own disk, lost when it ends
-      throw new IllegalArgumentException(uri + ": claim " + claim + " is not mounted at " + root);
-    }
-    if (uri.path().isEmpty()) {
-      throw new IllegalArgumentException(uri + ": name a directory inside the claim (pvc://" + claim + "/path)");
-    }
-    Path target = root.resolve(uri.path()).normalize();
-    if (!target.startsWith(root)) {
-      throw new IllegalArgumentException(uri + ": the path leaves the claim");
-    }
-    return target;
-  }
 }
