@@ -2,6 +2,7 @@ package io.pose.trainer.publish;
 
 import io.pose.trainer.storage.Credentials;
 import io.pose.trainer.storage.CredentialsException;
+import io.pose.trainer.storage.S3Clients;
 import io.pose.trainer.storage.StorageUri;
 import java.io.Closeable;
 import java.io.EOFException;
@@ -9,8 +10,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileVisitOption;
@@ -50,23 +49,10 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
-import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
-import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
-import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.ContentStreamProvider;
-import software.amazon.awssdk.http.apache5.Apache5HttpClient;
-import software.amazon.awssdk.regions.Region;
-import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.ChecksumMode;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
@@ -76,7 +62,6 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
-import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -119,11 +104,9 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * time: two publishes to the same prefix at once would delete each other's staging objects. A bucket lifecycle rule
  * AbortIncompleteMultipartUpload is still advisable for uploads that no later publish sweeps.
  *
- * <p><b>Credentials</b> come from the Secret's keys {@code accessKeyId}, {@code secretAccessKey} and optional
- * {@code sessionToken}; {@code region} and {@code endpoint} (an S3-compatible store, addressed path-style) are
- * optional. Without access keys the AWS default provider chain applies (environment, web identity, container and
- * instance roles). The credentials need: s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject,
- * s3:AbortMultipartUpload and s3:ListBucketMultipartUploads on the prefix. Messages never carry the Secret's values.
+ * <p><b>Credentials</b> are read from the Secret as {@link S3Clients} describes. They need s3:ListBucket,
+ * s3:GetObject, s3:PutObject, s3:DeleteObject, s3:AbortMultipartUpload and s3:ListBucketMultipartUploads on the
+ * prefix. Messages never carry the Secret's values.
  */
 public final class S3Target implements PublishTarget {
 
@@ -134,8 +117,6 @@ public final class S3Target implements PublishTarget {
   private static final long MAX_PART = 5L << 30;
   private static final int MAX_PARTS = 10_000;
   private static final int DELETE_BATCH = 1000;
-  private static final Set<String> CREDENTIAL_ERRORS = Set.of("InvalidAccessKeyId", "SignatureDoesNotMatch",
-      "AccessDenied", "ExpiredToken", "InvalidToken", "TokenRefreshRequired", "InvalidSecurity");
   private static final DateTimeFormatter ID_TIME =
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
@@ -170,7 +151,7 @@ public final class S3Target implements PublishTarget {
   private final StorageUri target;
   private final String bucket;
   private final String prefix;
-  private final Credentials credentials;
+  private final S3Clients clients;
   private final Settings settings;
   private final UnaryOperator<S3Client> decorator;
 
@@ -190,7 +171,8 @@ public final class S3Target implements PublishTarget {
     this.target = target;
     this.bucket = target.authority();
     this.prefix = target.path();
-    this.credentials = credentials;
+    this.clients = new S3Clients(target, credentials, "spec.publish.credentialsSecret",
+        "list, read, write and delete", IOException::new);
     this.settings = settings;
     this.decorator = decorator;
   }
@@ -198,17 +180,9 @@ public final class S3Target implements PublishTarget {
   @Override
   public Published publish(Path tree, String message) throws IOException {
     List<LocalFile> files = scan(tree);
-    AwsCredentialsProvider provider = credentialsProvider();
-    try (S3Client s3 = decorator.apply(client(provider))) {
-      return new Run(s3, newPublishId(), files).commit(message);
-    } finally {
-      if (provider instanceof AutoCloseable closeable) {
-        try {
-          closeable.close();
-        } catch (Exception e) {
-          LOG.log(System.Logger.Level.DEBUG, "closing the credentials provider failed", e);
-        }
-      }
+    try (S3Clients.Connection connection =
+        clients.connect(Math.max(8, 2 * settings.concurrency()), settings.maxAttempts())) {
+      return new Run(decorator.apply(connection.s3()), newPublishId(), files).commit(message);
     }
   }
 
@@ -336,75 +310,6 @@ public final class S3Target implements PublishTarget {
     byte[] random = new byte[4];
     new SecureRandom().nextBytes(random);
     return ID_TIME.format(Instant.now()) + "-" + HexFormat.of().formatHex(random);
-  }
-
-  // ---- the client
-
-  private AwsCredentialsProvider credentialsProvider() {
-    String purpose = "publishing to " + target;
-    if (credentials.get("accessKeyId").isEmpty() && credentials.get("secretAccessKey").isEmpty()) {
-      DefaultCredentialsProvider chain = DefaultCredentialsProvider.builder().build();
-      try {
-        chain.resolveCredentials();
-      } catch (SdkClientException e) {
-        chain.close();
-        throw new CredentialsException(target + ": " + (credentials.secret() == null
-            ? "no credentials Secret is set (spec.publish.credentialsSecret)"
-            : "Secret \"" + credentials.secret() + "\" has no keys accessKeyId and secretAccessKey")
-            + ", and the default AWS credentials chain found none", e);
-      }
-      return chain;
-    }
-    String id = credentials.require("accessKeyId", purpose);
-    String secret = credentials.require("secretAccessKey", purpose);
-    Optional<String> token = credentials.get("sessionToken");
-    return StaticCredentialsProvider.create(token.isPresent()
-        ? AwsSessionCredentials.create(id, secret, token.get())
-        : AwsBasicCredentials.create(id, secret));
-  }
-
-  private S3Client client(AwsCredentialsProvider provider) {
-    S3ClientBuilder builder = S3Client.builder()
-        .credentialsProvider(provider)
-        .httpClientBuilder(Apache5HttpClient.builder().maxConnections(Math.max(8, 2 * settings.concurrency())))
-        // the SHA-256 values this class computes travel as plain headers; the SDK's own default (CRC32 in an
-        // aws-chunked trailer on every upload) is what S3-compatible stores most often reject
-        .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-        .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-        .overrideConfiguration(o -> o.retryStrategy(
-            AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(settings.maxAttempts()).build()));
-    Optional<String> region = credentials.get("region");
-    Optional<String> endpoint = credentials.get("endpoint");
-    if (endpoint.isPresent()) {
-      // S3-compatible stores: path-style works on all of them; SigV4 needs some region, and most accept us-east-1
-      builder.endpointOverride(endpoint(endpoint.get())).forcePathStyle(true)
-          .region(Region.of(region.orElse("us-east-1")));
-    } else {
-      // AWS: a bucket in another region than the one configured is followed, not an error
-      builder.region(region.map(Region::of).orElseGet(S3Target::defaultRegion)).crossRegionAccessEnabled(true);
-    }
-    return builder.build();
-  }
-
-  private URI endpoint(String value) {
-    try {
-      URI uri = new URI(value);
-      if (("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null) {
-        return uri;
-      }
-    } catch (URISyntaxException e) {
-      // reported below, without the value
-    }
-    throw new CredentialsException(target + ": Secret \"" + credentials.secret()
-        + "\": the key \"endpoint\" is not an http:// or https:// URL");
-  }
-
-  private static Region defaultRegion() {
-    try {
-      return new DefaultAwsRegionProviderChain().getRegion();
-    } catch (SdkClientException e) {
-      return Region.US_EAST_1;
-    }
   }
 
   // ---- one publish
@@ -695,9 +600,7 @@ public final class S3Target implements PublishTarget {
           .map(f -> new S3Manifest.Entry(f.path(), f.size(), f.sha256Hex())).toList();
       S3Manifest manifest = new S3Manifest(S3Manifest.SCHEMA_VERSION, publishId, message,
           Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(), entries);
-      String etag = put(manifestKey(), manifest.toJson());
-      return etag.startsWith("\"") && etag.endsWith("\"") && etag.length() > 1
-          ? etag.substring(1, etag.length() - 1) : etag;
+      return S3Clients.unquote(put(manifestKey(), manifest.toJson()));
     }
 
     /** Step 8, after the commit: failures only leave work for the next publish's sweep. */
@@ -792,8 +695,8 @@ public final class S3Target implements PublishTarget {
           S3Error first = response.errors().get(0);
           String what = "deleting " + s3(first.key()) + " failed (" + first.code() + ": " + first.message() + ")"
               + (response.errors().size() > 1 ? " and " + (response.errors().size() - 1) + " more" : "");
-          if (CREDENTIAL_ERRORS.contains(first.code())) {
-            throw new CredentialsException(target + ": " + what + "; " + credentialsHint());
+          if (S3Clients.rejectsCredentials(first.code())) {
+            throw new CredentialsException(target + ": " + what + "; " + clients.credentialsHint());
           }
           throw new IOException(target + ": " + what);
         }
@@ -839,42 +742,12 @@ public final class S3Target implements PublishTarget {
     T run() throws IOException;
   }
 
-  /** One SDK call, its failure turned into the interface's exceptions. */
   private <T> T call(String action, Supplier<T> request) throws IOException {
-    try {
-      return request.get();
-    } catch (SdkException e) {
-      throw failure(action, e);
-    } catch (UncheckedIOException e) {
-      throw e.getCause();
-    }
+    return clients.call(action, request);
   }
 
-  /** @throws CredentialsException for rejected credentials; otherwise returns the IOException to throw */
   private IOException failure(String action, SdkException e) {
-    if (e instanceof S3Exception s3) {
-      String code = s3.awsErrorDetails() == null ? null : s3.awsErrorDetails().errorCode();
-      if (e instanceof NoSuchBucketException || "NoSuchBucket".equals(code)) {
-        return new IOException(target + ": the bucket \"" + bucket + "\" does not exist"
-            + (credentials.get("endpoint").isPresent() ? " at the Secret's endpoint" : "")
-            + " (" + action + ")", e);
-      }
-      if (s3.statusCode() == 403 || (code != null && CREDENTIAL_ERRORS.contains(code))) {
-        throw new CredentialsException(target + ": bucket \"" + bucket + "\" rejected the credentials ("
-            + (code == null ? "HTTP " + s3.statusCode() : code) + " while " + action + "); " + credentialsHint(), e);
-      }
-    }
-    if (e instanceof SdkClientException && e.getCause() instanceof InterruptedException) {
-      return new InterruptedIOException(target + ": interrupted " + action);
-    }
-    return new IOException(target + ": " + action + " failed: " + e.getMessage(), e);
-  }
-
-  private String credentialsHint() {
-    return credentials.secret() == null
-        ? "check the credentials the default AWS chain found, and that they may list, read, write and delete here"
-        : "check the keys accessKeyId and secretAccessKey (and sessionToken) of Secret \"" + credentials.secret()
-            + "\", and that they may list, read, write and delete here";
+    return clients.failure(action, e);
   }
 
   // ---- bytes
