@@ -9,7 +9,7 @@ import java.util.List;
  * targets write to: same schemes, same credentials). A source resolves what it holds to a revision and lists its
  * files; the Fetcher decides which to bring, in parallel, into a cache keyed by source and revision.
  */
-public interface Source {
+public interface Source extends AutoCloseable {
 
   /**
    * Resolves the revision and lists the files.
@@ -29,6 +29,10 @@ public interface Source {
    * The caller renames a completed file into place, so a file under its final name is always complete.
    */
   void download(Entry entry, Path partial) throws IOException;
+
+  /** Releases the source's connections; a no-op for most sources. */
+  @Override
+  default void close() throws IOException {}
 
   /** What the source holds at a resolved revision. */
   record Listing(String revision, List<Entry> entries) {}

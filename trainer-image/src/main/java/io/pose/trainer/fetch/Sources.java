@@ -25,7 +25,8 @@ public final class Sources {
   public static Factory standard(Path workspace, String workspaceUri, Path pvcDir, java.net.URI hubEndpoint) {
     return (uri, credentials) -> switch (uri.scheme()) {
       case FILE, PVC -> new DirectorySource(LocalPaths.of(uri, workspace, workspaceUri, pvcDir), uri.uri());
-      case HF, S3 -> throw new UnsupportedOperationException(uri.scheme().prefix() + " sources are not built yet");
+      case S3 -> new S3Source(uri, credentials);
+      case HF -> throw new UnsupportedOperationException(uri.scheme().prefix() + " sources are not built yet");
       case OCI -> throw new IllegalArgumentException(uri + ": oci:// is a publish target, not a source");
     };
   }

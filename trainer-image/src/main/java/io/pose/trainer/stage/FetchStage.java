@@ -170,8 +170,9 @@ public final class FetchStage {
     }
     try {
       Credentials credentials = Credentials.load(options.secretsDir(), secret, secretField);
-      Source source = options.sources().create(parsed, credentials);
-      return fetcher.fetch(uri, source, selection);
+      try (Source source = options.sources().create(parsed, credentials)) {
+        return fetcher.fetch(uri, source, selection);
+      }
     } catch (CredentialsException e) {
       throw new StageException(ExitCode.CREDENTIALS_REJECTED, field + ": " + e.getMessage(), e);
     } catch (SourceNotFoundException | InvalidModelException e) {

@@ -1,0 +1,135 @@
+package io.pose.trainer.fetch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pose.api.contract.TrainerContract.ExitCode;
+import io.pose.trainer.cli.Pose;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.junit.S3ProxyJunitCore;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+
+/**
+ * {@code pose fetch} end to end, as a stage pod runs it, from remote sources on loopback servers: the model and the
+ * data from S3 (s3proxy) with credentials from a mounted Secret directory; a second fetch downloads nothing; a wrong
+ * secret exits with 4.
+ */
+class FetchFromServersTest {
+
+  static final Path MODEL = Path.of("src/test/resources/tiny-models/llama");
+  static S3ProxyJunitCore s3server;
+  static S3Client s3;
+
+  @TempDir
+  Path tmp;
+
+  @BeforeAll
+  static void start() throws Exception {
+    s3server = new S3ProxyJunitCore.Builder().withBlobStoreProvider("transient")
+        .withCredentials(AuthenticationType.AWS_V2_OR_V4, "pose-access", "pose-secret").build();
+    s3server.beforeEach();
+    s3 = S3Client.builder().endpointOverride(s3server.getUri()).forcePathStyle(true).region(Region.US_EAST_1)
+        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("pose-access", "pose-secret")))
+        .build();
+    s3.createBucket(b -> b.bucket("models"));
+    for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {
+      s3.putObject(b -> b.bucket("models").key("tiny/llama/" + f), RequestBody.fromFile(MODEL.resolve(f)));
+    }
+    s3.putObject(b -> b.bucket("models").key("corpora/tiny.jsonl"), RequestBody.fromString(
+        "{\"text\": \"" + "The grass is green. ".repeat(50) + "\"}\n"));
+  }
+
+  @AfterAll
+  static void stop() {
+    s3.close();
+    s3server.afterEach();
+  }
+
+  record Outcome(int code, String out, String err) {}
+
+  Outcome fetch(String spec, Path ws, String... extra) throws IOException {
+    Path config = tmp.resolve("spec-" + Math.abs(spec.hashCode()) + ".yaml");
+    Files.writeString(config, spec);
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    List<String> args = new ArrayList<>(List.of("fetch", "--config", config.toString(), "--workspace", ws.toString()));
+    args.addAll(List.of(extra));
+    int code = Pose.execute(new PrintWriter(out, true), new PrintWriter(err, true), args.toArray(String[]::new));
+    return new Outcome(code, out.toString(), err.toString());
+  }
+
+  static String spec(String model, String modelSecret, String data, String dataSecret) {
+    return """
+        apiVersion: pose.io/v1alpha1
+        kind: ContextExtension
+        metadata:
+          name: tiny
+        spec:
+          model:
+            source: %s
+            credentialsSecret: %s
+          targetContextLength: 256
+          pose:
+            trainingWindow: 32
+          training:
+            data:
+              source: %s
+              credentialsSecret: %s
+        """.formatted(model, modelSecret, data, dataSecret);
+  }
+
+  Path secret(String name, Map<String, String> keys) throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("secrets").resolve(name));
+    for (Map.Entry<String, String> e : keys.entrySet()) {
+      Files.writeString(dir.resolve(e.getKey()), e.getValue());
+    }
+    return dir.getParent();
+  }
+
+  @Test
+  void fromS3() throws IOException {
+    Path secrets = secret("s3-read", Map.of("accessKeyId", "pose-access", "secretAccessKey", "pose-secret",
+        "endpoint", s3server.getUri().toString(), "region", "us-east-1"));
+    Path ws = tmp.resolve("ws");
+    String spec = spec("s3://models/tiny/llama", "s3-read", "s3://models/corpora/tiny.jsonl", "s3-read");
+    Outcome o = fetch(spec, ws, "--secrets-dir", secrets.toString());
+    assertThat(o.code()).as(o.err()).isZero();
+    for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {
+      assertThat(ws.resolve("base-model").resolve(f)).hasSameBinaryContentAs(MODEL.resolve(f));
+    }
+    assertThat(ws.resolve("data/training/tiny.jsonl")).content().contains("The grass is green.");
+    FetchManifest m = FetchManifest.read(ws.resolve("base-model")).orElseThrow();
+    assertThat(m.source()).isEqualTo("s3://models/tiny/llama");
+    assertThat(m.files()).allSatisfy(f -> assertThat(f.sha256()).hasSize(64));
+
+    Outcome again = fetch(spec, ws, "--secrets-dir", secrets.toString());
+    assertThat(again.code()).isZero();
+    assertThat(again.out().split("in the cache", -1)).hasSize(3);
+
+    Path wrong = secret("s3-wrong", Map.of("accessKeyId", "pose-access", "secretAccessKey", "not-the-secret",
+        "endpoint", s3server.getUri().toString(), "region", "us-east-1"));
+    Outcome rejected = fetch(spec("s3://models/tiny/llama", "s3-wrong", "s3://models/corpora/tiny.jsonl", "s3-wrong"),
+        tmp.resolve("ws2"), "--secrets-dir", wrong.toString());
+    assertThat(rejected.code()).isEqualTo(ExitCode.CREDENTIALS_REJECTED.code());
+    assertThat(rejected.err()).contains("spec.model.source").doesNotContain("not-the-secret");
+
+    Outcome missing = fetch(spec("s3://models/tiny/nothing", "s3-read", "s3://models/corpora/tiny.jsonl", "s3-read"),
+        tmp.resolve("ws3"), "--secrets-dir", secrets.toString());
+    assertThat(missing.code()).isEqualTo(ExitCode.MISSING_INPUT.code());
+  }
+}
