@@ -1,10 +1,10 @@
 package io.pose.trainer.publish;
 
+import io.pose.trainer.storage.hub.GitBlob;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -59,25 +59,19 @@ final class HubFiles {
 
   /** The sha256 of the file's bytes, hex: the LFS oid. */
   static String sha256(LocalFile f) throws IOException {
-    return HexFormat.of().formatHex(digest(f, "SHA-256", null));
-  }
-
-  /** The git blob id: sha1 of {@code "blob <size>\0"} and the bytes, hex (what the Hub reports as blobId). */
-  static String gitBlobId(LocalFile f) throws IOException {
-    byte[] header = ("blob " + f.size() + "\0").getBytes(StandardCharsets.US_ASCII);
-    return HexFormat.of().formatHex(digest(f, "SHA-1", header));
-  }
-
-  private static byte[] digest(LocalFile f, String algorithm, byte[] prefix) throws IOException {
-    MessageDigest md;
     try {
-      md = MessageDigest.getInstance(algorithm);
+      return HexFormat.of().formatHex(digest(f, MessageDigest.getInstance("SHA-256")));
     } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(algorithm + " is part of every JDK", e);
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
     }
-    if (prefix != null) {
-      md.update(prefix);
-    }
+  }
+
+  /** The git blob id (what the Hub reports as blobId), hex. */
+  static String gitBlobId(LocalFile f) throws IOException {
+    return HexFormat.of().formatHex(digest(f, GitBlob.digest(f.size())));
+  }
+
+  private static byte[] digest(LocalFile f, MessageDigest md) throws IOException {
     ByteBuffer buf = ByteBuffer.allocate(BUFFER);
     long total = 0;
     try (FileChannel ch = FileChannel.open(f.file(), StandardOpenOption.READ)) {

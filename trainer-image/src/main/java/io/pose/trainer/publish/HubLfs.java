@@ -4,8 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pose.trainer.publish.HubFiles.LocalFile;
-import io.pose.trainer.publish.HubHttp.Auth;
-import io.pose.trainer.publish.HubHttp.Response;
+import io.pose.trainer.storage.hub.HubHttp;
+import io.pose.trainer.storage.hub.HubHttp.Auth;
+import io.pose.trainer.storage.hub.HubHttp.Response;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -71,7 +72,7 @@ final class HubLfs {
         }
         JsonNode upload = answer.path("actions").get("upload");
         if (upload == null) {
-          HubHttp.LOG.log(System.Logger.Level.DEBUG, "{0}: already on the Hub", o.file().path());
+          HubTarget.LOG.log(System.Logger.Level.DEBUG, "{0}: already on the Hub", o.file().path());
         } else {
           uploadObject(o, upload);
         }
@@ -120,7 +121,7 @@ final class HubLfs {
         put("upload of " + o.file().path(), href, ch, 0, o.file().size(), header);
       }
     }
-    HubHttp.LOG.log(System.Logger.Level.INFO, "uploaded {0} ({1} bytes)", o.file().path(), o.file().size());
+    HubTarget.LOG.log(System.Logger.Level.INFO, "uploaded {0} ({1} bytes)", o.file().path(), o.file().size());
   }
 
   /**

@@ -6,22 +6,22 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pose.trainer.publish.HubFiles.LocalFile;
-import io.pose.trainer.publish.HubHttp.Auth;
-import io.pose.trainer.publish.HubHttp.Backoff;
-import io.pose.trainer.publish.HubHttp.Response;
 import io.pose.trainer.publish.HubLfs.LfsObject;
 import io.pose.trainer.storage.Credentials;
 import io.pose.trainer.storage.CredentialsException;
 import io.pose.trainer.storage.StorageUri;
+import io.pose.trainer.storage.hub.HubHttp;
+import io.pose.trainer.storage.hub.HubHttp.Auth;
+import io.pose.trainer.storage.hub.HubHttp.Backoff;
+import io.pose.trainer.storage.hub.HubHttp.Response;
+import io.pose.trainer.storage.hub.HubRevision;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,7 +31,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.regex.Pattern;
 
 /**
  * Publishes a tree to a Hugging Face Hub model repository ({@code hf://org/name[@branch]}) in one commit, with the
@@ -68,12 +67,12 @@ import java.util.regex.Pattern;
  */
 public final class HubTarget implements PublishTarget {
 
-  public static final URI DEFAULT_ENDPOINT = URI.create("https://huggingface.co");
+  public static final URI DEFAULT_ENDPOINT = HubHttp.DEFAULT_ENDPOINT;
+  static final System.Logger LOG = System.getLogger(HubTarget.class.getName());
   /** The file the Hub creates with a repository and keeps up to date with LFS paths: never deleted by a publish. */
   static final String GITATTRIBUTES = ".gitattributes";
   /** huggingface_hub asks the pre-upload endpoint about at most this many files per request. */
   private static final int PREUPLOAD_BATCH = 256;
-  private static final Pattern COMMIT_OID = Pattern.compile("[0-9a-f]{40}");
 
   private final StorageUri target;
   private final String repo;
@@ -102,7 +101,7 @@ public final class HubTarget implements PublishTarget {
     if (target.scheme() != StorageUri.Scheme.HF || target.dataset() || !target.path().isEmpty()) {
       throw new IllegalArgumentException(target + ": a Hub publish target is a model repository, hf://org/name");
     }
-    if (target.reference() != null && COMMIT_OID.matcher(target.reference()).matches()) {
+    if (target.reference() != null && HubRevision.COMMIT_SHA.matcher(target.reference()).matches()) {
       throw new IllegalArgumentException(target + ": a publish target's revision must be a branch, not a commit");
     }
     this.target = target;
@@ -113,18 +112,12 @@ public final class HubTarget implements PublishTarget {
     this.endpoint = URI.create(e.endsWith("/") ? e.substring(0, e.length() - 1) : e);
     this.privateRepo = privateRepo;
     this.backoff = backoff;
-    this.client = HttpClient.newBuilder()
-        // HTTP/1.1 like the storage behind presigned URLs; no redirects, so the token never follows one elsewhere
-        .version(HttpClient.Version.HTTP_1_1)
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .connectTimeout(Duration.ofSeconds(30))
-        .build();
+    this.client = HubHttp.newClient();
   }
 
   /** {@code HF_ENDPOINT} from the environment (as huggingface_hub reads it), else https://huggingface.co. */
   public static URI endpoint(Map<String, String> environment) {
-    String e = environment.get("HF_ENDPOINT");
-    return e == null || e.isBlank() ? DEFAULT_ENDPOINT : URI.create(e.strip());
+    return HubHttp.endpoint(environment);
   }
 
   @Override
@@ -141,13 +134,13 @@ public final class HubTarget implements PublishTarget {
     if (files.isEmpty()) {
       throw new IOException(tree + ": nothing to publish (no files)");
     }
-    HubHttp http = new HubHttp(client, endpoint, token, repo, backoff);
+    HubHttp http = new HubHttp(client, endpoint, token, repo, backoff, LOG);
     CredentialsException createDenied = createRepo(http);
     Head head = head(http, createDenied);
     List<Planned> plan = plan(http, files);
     TreeSet<String> deletions = deletions(head, files);
     if (deletions.isEmpty() && plan.stream().allMatch(p -> p.isAt(head))) {
-      HubHttp.LOG.log(System.Logger.Level.INFO, "{0}: {1} already holds this tree at {2}", target, revision, head.sha);
+      LOG.log(System.Logger.Level.INFO, "{0}: {1} already holds this tree at {2}", target, revision, head.sha);
       return new Published(target.uri(), head.sha);
     }
     List<LfsObject> lfs = new ArrayList<>();
@@ -156,11 +149,11 @@ public final class HubTarget implements PublishTarget {
         lfs.add(new LfsObject(p.id, p.file));
       }
     }
-    HubHttp.LOG.log(System.Logger.Level.INFO, "{0}: {1} files, {2} of them by LFS, {3} deletions",
+    LOG.log(System.Logger.Level.INFO, "{0}: {1} files, {2} of them by LFS, {3} deletions",
         target, plan.size(), lfs.size(), deletions.size());
     new HubLfs(http, repo, revision).upload(lfs);
     String commit = commit(http, head, plan, deletions, files, summary, description);
-    HubHttp.LOG.log(System.Logger.Level.INFO, "{0}: committed {1}", target, commit);
+    LOG.log(System.Logger.Level.INFO, "{0}: committed {1}", target, commit);
     return new Published(target.uri(), commit);
   }
 
@@ -182,24 +175,21 @@ public final class HubTarget implements PublishTarget {
       return denied;
     }
     if (r.status() == 409) {
-      HubHttp.LOG.log(System.Logger.Level.DEBUG, "{0} exists", repo);
+      LOG.log(System.Logger.Level.DEBUG, "{0} exists", repo);
     } else if (r.ok()) {
-      HubHttp.LOG.log(System.Logger.Level.INFO, "created {0} ({1})", repo, privateRepo ? "private" : "public");
+      LOG.log(System.Logger.Level.INFO, "created {0} ({1})", repo, privateRepo ? "private" : "public");
     } else {
       throw new IOException("create " + repo + ": " + r.message());
     }
     return null;
   }
 
-  /** The branch head and its files. */
-  private record Head(String sha, Map<String, RemoteFile> files) {}
-
-  /** @param lfsSha256 null for a file stored in git */
-  private record RemoteFile(String blobId, String lfsSha256, long size) {}
+  /** The branch head and its files by path. */
+  private record Head(String sha, Map<String, HubRevision.File> files) {}
 
   private Head head(HubHttp http, CredentialsException createDenied) throws IOException {
     Response r = http.send("revision " + revision + " of " + repo, Auth.HUB,
-        () -> api("/api/models/" + repo + "/revision/" + encode(revision) + "?blobs=true").GET());
+        () -> api(HubRevision.apiPath(false, repo, revision)).GET());
     if (r.status() == 404 && createDenied != null) {
       throw createDenied;
     }
@@ -210,28 +200,20 @@ public final class HubTarget implements PublishTarget {
     if (!r.ok()) {
       throw new IOException("revision " + revision + " of " + repo + ": " + r.message());
     }
-    JsonNode info = r.json();
-    String sha = info.path("sha").asText();
-    if (!COMMIT_OID.matcher(sha).matches()) {
-      throw new IOException("revision " + revision + " of " + repo + ": the Hub gave no commit sha");
-    }
-    Map<String, RemoteFile> files = new HashMap<>();
-    for (JsonNode s : info.path("siblings")) {
-      JsonNode lfs = s.get("lfs");
-      files.put(s.path("rfilename").asText(), new RemoteFile(s.path("blobId").asText(null),
-          lfs == null || lfs.isNull() ? null : lfs.path("sha256").asText(), s.path("size").asLong(-1)));
-    }
-    return new Head(sha, files);
+    HubRevision head = HubRevision.parse(r.json(), "revision " + revision + " of " + repo);
+    Map<String, HubRevision.File> files = new HashMap<>();
+    head.files().forEach(f -> files.put(f.path(), f));
+    return new Head(head.sha(), files);
   }
 
   /** A file to commit: by LFS (id = sha256) or inline (id = git blob id). */
   private record Planned(LocalFile file, boolean lfs, String id) {
     boolean isAt(Head head) {
-      RemoteFile r = head.files.get(file.path());
+      HubRevision.File r = head.files.get(file.path());
       if (r == null) {
         return false;
       }
-      return lfs ? id.equals(r.lfsSha256) && r.size == file.size() : r.lfsSha256 == null && id.equals(r.blobId);
+      return lfs ? id.equals(r.lfsSha256()) && r.size() == file.size() : r.lfsSha256() == null && id.equals(r.blobId());
     }
   }
 
@@ -248,7 +230,7 @@ public final class HubTarget implements PublishTarget {
       }
       byte[] json = HubHttp.JSON.writeValueAsBytes(body);
       Response r = http.send("pre-upload of " + chunk.size() + " file(s)", Auth.HUB,
-          () -> api("/api/models/" + repo + "/preupload/" + encode(revision))
+          () -> api("/api/models/" + repo + "/preupload/" + HubHttp.segment(revision))
               .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofByteArray(json)));
       if (!r.ok()) {
         throw new IOException("pre-upload to " + repo + ": " + r.message());
@@ -265,7 +247,7 @@ public final class HubTarget implements PublishTarget {
         throw new IOException("pre-upload to " + repo + ": no upload mode for " + f.path());
       }
       if (a.path("shouldIgnore").asBoolean(false)) {
-        HubHttp.LOG.log(System.Logger.Level.WARNING, "{0}: not published: the repository''s .gitignore excludes it",
+        LOG.log(System.Logger.Level.WARNING, "{0}: not published: the repository''s .gitignore excludes it",
             f.path());
         continue;
       }
@@ -293,13 +275,13 @@ public final class HubTarget implements PublishTarget {
     try {
       writeCommit(body, head.sha, plan, deletions, summary, description);
       Response r = http.send("commit to " + repo, Auth.HUB, () -> api("/api/models/" + repo + "/commit/"
-          + encode(revision)).timeout(Duration.ofMinutes(10)).header("Content-Type", "application/x-ndjson")
+          + HubHttp.segment(revision)).timeout(Duration.ofMinutes(10)).header("Content-Type", "application/x-ndjson")
           .POST(ofFile(body)));
       if (r.status() == 412) {
         // the branch moved: our own earlier try whose answer was lost, or someone else's commit
         Head now = head(http, null);
         if (deletions(now, files).isEmpty() && plan.stream().allMatch(p -> p.isAt(now))) {
-          HubHttp.LOG.log(System.Logger.Level.INFO, "{0}: the commit landed on an earlier try", target);
+          LOG.log(System.Logger.Level.INFO, "{0}: the commit landed on an earlier try", target);
           return now.sha;
         }
         throw new IOException("commit to " + repo + ": " + revision + " moved from " + head.sha + " to " + now.sha
@@ -309,7 +291,7 @@ public final class HubTarget implements PublishTarget {
         throw new IOException("commit to " + repo + ": " + r.message());
       }
       String oid = r.json().path("commitOid").asText();
-      if (!COMMIT_OID.matcher(oid).matches()) {
+      if (!HubRevision.COMMIT_SHA.matcher(oid).matches()) {
         throw new IOException("commit to " + repo + ": the Hub answered without a commit sha");
       }
       return oid;
@@ -377,11 +359,6 @@ public final class HubTarget implements PublishTarget {
     } catch (java.io.FileNotFoundException e) {
       throw new IllegalStateException(p + ": the commit body vanished", e);
     }
-  }
-
-  /** A revision as one path segment ("refs/pr/1" becomes "refs%2Fpr%2F1"), like huggingface_hub's quote(safe=""). */
-  private static String encode(String s) {
-    return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
   @Override

@@ -4,12 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import io.pose.trainer.publish.HubHttp.Backoff;
-import io.pose.trainer.publish.LocalHub.Kind;
 import io.pose.trainer.publish.PublishTarget.Published;
 import io.pose.trainer.storage.Credentials;
 import io.pose.trainer.storage.CredentialsException;
 import io.pose.trainer.storage.StorageUri;
+import io.pose.trainer.storage.hub.HubHttp.Backoff;
+import io.pose.trainer.storage.hub.LocalHub;
+import io.pose.trainer.storage.hub.LocalHub.Kind;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -74,7 +75,7 @@ class HubTargetTest {
     hub = new LocalHub(storage);
     hub.addToken(WRITE_TOKEN, true);
     hub.addToken(READ_TOKEN, false);
-    hub.chunkSize = CHUNK;
+    hub.chunkSize(CHUNK);
     jul.setLevel(Level.ALL);
     jul.setUseParentHandlers(false); // captured here, kept off the build's console
     jul.addHandler(capture);
@@ -121,7 +122,7 @@ class HubTargetTest {
 
   @Test
   void filesAboveTheHubsSizeLimitGoByLfsEvenWhenText() throws IOException {
-    hub.lfsThreshold = 100_000;
+    hub.lfsThreshold(100_000);
     Map<String, byte[]> tree = tree(1);
     tree.put("tokenizer.json", text(150_000, 7));
 

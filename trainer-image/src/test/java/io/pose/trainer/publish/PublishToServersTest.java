@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.trainer.cli.Pose;
 import io.pose.trainer.cli.PublishCommandTest;
+import io.pose.trainer.storage.hub.LocalHub;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

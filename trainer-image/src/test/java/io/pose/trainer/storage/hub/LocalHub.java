@@ -1,4 +1,4 @@
-package io.pose.trainer.publish;
+package io.pose.trainer.storage.hub;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -14,6 +15,8 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -24,9 +27,11 @@ import java.nio.file.StandardCopyOption;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Deque;
 import java.util.EnumMap;
@@ -36,33 +41,48 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * A Hugging Face Hub on 127.0.0.1 for tests: the endpoints a model upload uses, with the Hub's answers as
- * huggingface_hub and huggingface.js expect them, storage behind presigned URLs included.
+ * A Hugging Face Hub on 127.0.0.1 for tests: the endpoints a model upload and a model or dataset download use, with
+ * the Hub's answers as huggingface_hub and huggingface.js expect them, storage behind presigned URLs included.
+ * Repositories are named by their URL prefix: {@code org/name} for a model, {@code datasets/org/name} for a dataset.
  *
- * <p>Models:
+ * <p>Modelled:
  * <ul>
- *   <li>{@code POST /api/repos/create} ({@code {name, organization, type, private}}): 200 {@code {url, name}} and an
- *       initial commit holding the Hub's default {@code .gitattributes}; 409 when the repository exists.
- *   <li>{@code GET /api/models/{org}/{name}/revision/{branch or sha}[?blobs=true]}: {@code {id, sha, private,
- *       siblings}}, siblings with {@code blobId}, {@code size} and {@code lfs {sha256, size, pointerSize}} when
- *       asked for blobs (blob ids are real git blob ids, of the LFS pointer for LFS files).
+ *   <li>{@code POST /api/repos/create} ({@code {name, organization, type (model or dataset), private}}): 200
+ *       {@code {url, name}} and an initial commit holding the Hub's default {@code .gitattributes}; 409 when the
+ *       repository exists.
+ *   <li>{@code GET /api/{models|datasets}/{org}/{name}/revision/{revision}[?blobs=true]}, the revision a branch, a
+ *       tag or a commit sha, one path segment ({@code refs%2Fpr%2F1}): {@code {id, sha, private, gated, siblings}},
+ *       siblings with {@code rfilename}, and with {@code blobId}, {@code size} and {@code lfs {sha256, size,
+ *       pointerSize}} when asked for blobs (blob ids are real git blob ids, of the LFS pointer for LFS files).
+ *   <li>{@code GET} and {@code HEAD /[datasets/]{org}/{name}/resolve/{revision}/{path}}: a file stored in git is
+ *       answered 200 with its bytes, {@code ETag} (its quoted blob id), {@code X-Repo-Commit} and
+ *       {@code Accept-Ranges: bytes}; an LFS file 302 to a presigned storage URL ({@code Location}) with
+ *       {@code X-Linked-Etag} (the quoted sha256), {@code X-Linked-Size}, {@code ETag} (the pointer's blob id) and
+ *       {@code X-Repo-Commit}.
+ *   <li>Storage downloads ({@code GET /storage/lfs/{oid}}, presigned): a valid, unexpired signature (403 otherwise);
+ *       an Authorization header is refused (400, like S3 and the CDN: proof that the token did not follow the
+ *       redirect).
+ *   <li>Ranges on both (one {@code bytes=a-}, {@code a-b} or {@code -n} range): 206 with {@code Content-Range}, 416
+ *       with {@code Content-Range: bytes *}{@code /size} when it starts past the end; malformed ranges are ignored.
  *   <li>{@code POST /api/models/{repo}/preupload/{branch}}: {@code uploadMode} "lfs" when the path matches an LFS
  *       pattern of the head's .gitattributes (the default has *.safetensors, *.bin, ...), when the file is larger
- *       than {@link #lfsThreshold} (the Hub's 10 MB) or when the 512-byte sample is binary (a NUL byte or not UTF-8);
+ *       than the LFS threshold (the Hub's 10 MB) or when the 512-byte sample is binary (a NUL byte or not UTF-8);
  *       "regular" otherwise; {@code shouldIgnore} false; {@code oid} of the file at the head.
  *   <li>{@code POST /{repo}.git/info/lfs/objects/batch} (Git LFS batch API, upload only): objects already stored get
- *       no actions; objects larger than {@link #chunkSize} get the multipart transfer (header {@code chunk_size} and
+ *       no actions; objects larger than the chunk size get the multipart transfer (header {@code chunk_size} and
  *       zero-padded part numbers mapping to presigned part URLs, href = the signed completion URL), smaller ones a
  *       single presigned PUT; each gets a verify action. Malformed oids or sizes get a per-object error (422).
  *   <li>Storage behind presigned URLs (like S3): PUTs need a valid, unexpired signature (403 otherwise), refuse an
@@ -79,28 +99,60 @@ import javax.crypto.spec.SecretKeySpec;
  *       with that size), {@code deletedFile}/{@code deletedFolder} (404 when absent); LFS paths no pattern covers
  *       are added to .gitattributes. All or nothing: the branch moves to a new 40-hex commit only when every line
  *       applied. Answers {@code {success, commitOid, commitUrl, hookOutput}}.
- *   <li>Tokens: writes need a write token (401 without or with an unknown one, 403 with a read token); reading a
- *       private or missing repository without a token is 401, with one 404 for a missing one.
- *   <li>Faults ({@link #fail}, {@link #dropRequest}, {@link #dropResponse}, {@link #before}) for the first N
- *       requests of a {@link Kind}: a status with Retry-After and RateLimit headers, the connection closed after part
- *       of the request body, the request applied but the connection closed instead of the answer, or an action run
- *       first (a concurrent commit).
+ *   <li>Errors carry the Hub's {@code X-Error-Message} and, where the Hub sets one, {@code X-Error-Code}: 404
+ *       {@code RepoNotFound}, {@code RevisionNotFound} ("Invalid rev id: ..."), {@code EntryNotFound}.
+ *   <li>Tokens: writes need a write token (401 without or with an unknown one, 403 with a read token). An unknown
+ *       token is 401 ("Invalid credentials in Authorization header") everywhere. A private or missing repository
+ *       is 401 {@code RepoNotFound} without a token (the Hub does not tell them apart) and, with one, private
+ *       repositories are readable and missing ones 404. A gated repository ({@link #gate}) shows its revision
+ *       ({@code gated: "manual"}) and file list to everyone; its files ({@code /resolve/}) need a token (401
+ *       {@code GatedRepo}) whose access was granted (403 {@code GatedRepo} otherwise).
+ *   <li>Faults ({@link #fail}, {@link #dropRequest}, {@link #dropResponse}, {@link #corrupt}, {@link #cutResponse},
+ *       {@link #stallResponse}, {@link #ignoreRange}, {@link #before}) for the first N requests of a {@link Kind}: a
+ *       status with Retry-After and RateLimit headers, the connection closed after part of the request body, the
+ *       request applied but the connection closed instead of the answer, an upload stored or a download served with
+ *       one byte flipped, a download whose connection closes after N bytes of the body (at once, or after a silent
+ *       pause: a stall), a Range header not honoured (200 with the whole file, as a server without range support),
+ *       or an action run first (a concurrent commit).
+ *   <li>What was asked: {@link #requests} per kind, {@link #seen} (method, path, Range, whether an Authorization
+ *       header came) and {@link #bytesServed} per kind.
  * </ul>
  *
- * <p>Does not model: dataset and Space repositories, branches other than those created with the repository (only
- * main), pull requests ({@code create_pr}), .gitignore ({@code shouldIgnore} is always false), the Xet transfer,
- * LFS downloads and file resolution ({@code /resolve/}), the tree listing API, rate-limit accounting (429s come only
- * from faults), token scopes per namespace (a write token writes everywhere), README metadata validation, commit
- * size limits, the older JSON commit format, presigned URL expiry beyond a fixed 15 minutes, and S3's 5 MiB minimum
- * part size (chunk_size may be anything so that tests stay small).
+ * <p>Does not model: Space repositories, uploads to dataset repositories (preupload, commit and LFS are models
+ * only), branch and tag creation over HTTP ({@link #createBranch} and {@link #createTag} stand in), renamed
+ * repositories (307 to the new name), pull requests ({@code create_pr}), .gitignore ({@code shouldIgnore} is always
+ * false), the Xet transfer and its headers, the tree listing API ({@code /tree/}), truncated sibling lists of very
+ * large repositories, multi-range requests, rate-limit accounting (429s come only from faults), token scopes per
+ * namespace (a write token writes everywhere and any known token reads private repositories), README metadata
+ * validation, commit size limits, the older JSON commit format, presigned URL expiry beyond a fixed 15 minutes, and
+ * S3's 5 MiB minimum part size (chunk_size may be anything so that tests stay small).
  */
 public final class LocalHub implements AutoCloseable {
 
   /** The requests faults and counts are kept for. */
-  enum Kind { CREATE, REVISION, PREUPLOAD, BATCH, UPLOAD, PART, COMPLETE, VERIFY, COMMIT, OTHER }
+  public enum Kind {
+    CREATE, REVISION, PREUPLOAD, BATCH, UPLOAD, PART, COMPLETE, VERIFY, COMMIT,
+    /** GET or HEAD on {@code /resolve/}. */
+    RESOLVE,
+    /** GET of an LFS object from storage (a presigned URL). */
+    DOWNLOAD,
+    OTHER
+  }
+
+  /**
+   * One request as LocalHub saw it.
+   *
+   * @param path the raw path, without the query (presigned URLs carry their signature there)
+   * @param range the Range header, or null
+   * @param authorization whether an Authorization header came
+   */
+  public record Seen(Kind kind, String method, String path, String range, boolean authorization) {}
+
+  /** The file the Hub creates with a repository and keeps up to date with LFS paths. */
+  public static final String GITATTRIBUTES = ".gitattributes";
 
   /** The Hub's default .gitattributes for a new model repository (a subset of its patterns). */
-  static final String DEFAULT_GITATTRIBUTES = String.join("\n",
+  public static final String DEFAULT_GITATTRIBUTES = String.join("\n",
       "*.7z filter=lfs diff=lfs merge=lfs -text",
       "*.bin filter=lfs diff=lfs merge=lfs -text",
       "*.ckpt filter=lfs diff=lfs merge=lfs -text",
@@ -116,16 +168,25 @@ public final class LocalHub implements AutoCloseable {
       "*tfevents* filter=lfs diff=lfs merge=lfs -text",
       "");
 
+  /** A dataset repository's default adds the columnar formats (a subset of the Hub's patterns). */
+  public static final String DEFAULT_DATASET_GITATTRIBUTES = DEFAULT_GITATTRIBUTES + String.join("\n",
+      "*.arrow filter=lfs diff=lfs merge=lfs -text",
+      "*.parquet filter=lfs diff=lfs merge=lfs -text",
+      "");
+
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern OID = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern SHA = Pattern.compile("[0-9a-f]{40}");
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
+  private static final Pattern RANGE = Pattern.compile("bytes=(\\d*)-(\\d*)");
   private static final long URL_LIFETIME_SECONDS = 900;
+  /** The Hub guesses text vs binary from the first 512 bytes of a file. */
+  private static final int SAMPLE_BYTES = 512;
 
   /** Files larger than this go by LFS (the Hub: 10 MB). */
-  volatile long lfsThreshold = 10L * 1000 * 1000;
+  private volatile long lfsThreshold = 10L * 1000 * 1000;
   /** LFS objects larger than this are uploaded in parts of this size. */
-  volatile long chunkSize = 64L << 20;
+  private volatile long chunkSize = 64L << 20;
 
   private final HttpServer server;
   private final ExecutorService pool;
@@ -138,7 +199,9 @@ public final class LocalHub implements AutoCloseable {
   private final Map<String, Upload> uploads = new HashMap<>();
   private final Map<String, String> mismatches = new HashMap<>();
   private final Map<Kind, AtomicInteger> counts = new EnumMap<>(Kind.class);
+  private final Map<Kind, AtomicLong> served = new EnumMap<>(Kind.class);
   private final Map<Kind, Deque<Fault>> faults = new EnumMap<>(Kind.class);
+  private final List<Seen> seen = new CopyOnWriteArrayList<>();
   private final List<Throwable> internalErrors = new CopyOnWriteArrayList<>();
 
   private record Entry(byte[] content, String oid, long size) {
@@ -151,13 +214,22 @@ public final class LocalHub implements AutoCloseable {
 
   private static final class Repo {
     final String id;
+    final boolean dataset;
     final boolean isPrivate;
     final Map<String, String> branches = new HashMap<>();
+    final Map<String, String> tags = new HashMap<>();
     final Map<String, Commit> commits = new HashMap<>();
+    /** The tokens granted access when the repository is gated, else null. */
+    Set<String> gatedFor;
 
-    Repo(String id, boolean isPrivate) {
+    Repo(String id, boolean dataset, boolean isPrivate) {
       this.id = id;
+      this.dataset = dataset;
       this.isPrivate = isPrivate;
+    }
+
+    String type() {
+      return dataset ? "dataset" : "model";
     }
   }
 
@@ -178,10 +250,27 @@ public final class LocalHub implements AutoCloseable {
     }
   }
 
+  /**
+   * @param cutAfterBytes a download's body stops after this many bytes and the connection closes (-1: no cut)
+   * @param pauseMillis how long the server waits, silent, between the last byte of a cut body and the close
+   * @param ignoreRange a download answers 200 with the whole file whatever its Range header
+   */
   private record Fault(int status, Integer retryAfter, long dropAfterBytes, boolean dropResponse, boolean corrupt,
-      Runnable action) {}
+      long cutAfterBytes, long pauseMillis, boolean ignoreRange, Runnable action) {
+    static Fault none() {
+      return new Fault(0, null, -1, false, false, -1, 0, false, null);
+    }
+  }
 
-  private record Reply(int status, Map<String, String> headers, byte[] body) {
+  /**
+   * An answer: {@code length} bytes of the body from {@code offset}, from {@code body} or, for LFS objects, from
+   * {@code file} (streamed).
+   */
+  private record Reply(int status, Map<String, String> headers, byte[] body, Path file, long offset, long length) {
+    Reply(int status, Map<String, String> headers, byte[] body) {
+      this(status, headers, body, null, 0, body.length);
+    }
+
     static Reply json(int status, Object body) {
       try {
         return new Reply(status, Map.of("Content-Type", "application/json"), JSON.writeValueAsBytes(body));
@@ -190,18 +279,31 @@ public final class LocalHub implements AutoCloseable {
       }
     }
 
-    static Reply error(int status, String message) {
-      return json(status, Map.of("error", message));
+    static Reply error(int status, String message, String code) {
+      Reply r = json(status, Map.of("error", message));
+      if (code == null) {
+        return r;
+      }
+      Map<String, String> h = new LinkedHashMap<>(r.headers());
+      h.put("X-Error-Code", code);
+      return new Reply(status, h, r.body());
     }
   }
 
   /** Thrown by handlers to answer with an error. */
   private static final class HubError extends RuntimeException {
     final int status;
+    final String code;
 
     HubError(int status, String message) {
+      this(status, message, null);
+    }
+
+    /** @param code the Hub's X-Error-Code */
+    HubError(int status, String message, String code) {
       super(message);
       this.status = status;
+      this.code = code;
     }
   }
 
@@ -213,6 +315,7 @@ public final class LocalHub implements AutoCloseable {
     random.nextBytes(signingKey);
     for (Kind k : Kind.values()) {
       counts.put(k, new AtomicInteger());
+      served.put(k, new AtomicLong());
       faults.put(k, new ArrayDeque<>());
     }
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -235,50 +338,182 @@ public final class LocalHub implements AutoCloseable {
     tokens.put(token, write);
   }
 
+  /** Files larger than this go by LFS (default: the Hub's 10 MB). */
+  public void lfsThreshold(long bytes) {
+    lfsThreshold = bytes;
+  }
+
+  /** LFS objects larger than this are uploaded in parts of this size (default 64 MiB). */
+  public void chunkSize(long bytes) {
+    chunkSize = bytes;
+  }
+
+  // --- repositories, as their owner sets them up on the Hub's website ---
+
+  /**
+   * Creates a repository with the Hub's initial commit (its default .gitattributes) on main.
+   *
+   * @param repo {@code org/name} for a model, {@code datasets/org/name} for a dataset
+   */
+  public synchronized void createRepo(String repo, boolean isPrivate) {
+    boolean dataset = repo.startsWith("datasets/");
+    String id = dataset ? repo.substring("datasets/".length()) : repo;
+    String[] parts = id.split("/", -1);
+    if (parts.length != 2 || !NAME.matcher(parts[0]).matches() || !NAME.matcher(parts[1]).matches()) {
+      throw new IllegalArgumentException("invalid repository name: " + repo);
+    }
+    if (repos.containsKey(repo)) {
+      throw new IllegalStateException(repo + " exists");
+    }
+    Repo r = new Repo(id, dataset, isPrivate);
+    repos.put(repo, r);
+    String attributes = dataset ? DEFAULT_DATASET_GITATTRIBUTES : DEFAULT_GITATTRIBUTES;
+    byte[] content = attributes.getBytes(StandardCharsets.UTF_8);
+    newCommit(r, "main", "initial commit", "", Map.of(GITATTRIBUTES, new Entry(content, null, content.length)));
+  }
+
+  /** Gates the repository: everyone sees its file list, only these tokens may download its files. */
+  public synchronized void gate(String repo, String... tokensWithAccess) {
+    existing(repo).gatedFor = Set.of(tokensWithAccess);
+  }
+
+  /** A branch at the commit {@code revision} (a branch, tag or sha) names. */
+  public synchronized void createBranch(String repo, String branch, String revision) {
+    Repo r = existing(repo);
+    r.branches.put(branch, resolve(r, revision));
+  }
+
+  /** A tag at the commit {@code revision} (a branch, tag or sha) names. */
+  public synchronized void createTag(String repo, String tag, String revision) {
+    Repo r = existing(repo);
+    r.tags.put(tag, resolve(r, revision));
+  }
+
+  /**
+   * A commit made by someone else (the website, git): {@code files} added or replaced on main, as LFS files or in git
+   * by the Hub's rules (the preupload rules on the whole file; empty files in git).
+   *
+   * @return the new commit
+   */
+  public synchronized String commitDirectly(String repo, String summary, Map<String, byte[]> files) {
+    return commitDirectly(repo, "main", summary, files);
+  }
+
+  /** Like {@link #commitDirectly(String, String, Map)}, on {@code branch}. */
+  public synchronized String commitDirectly(String repo, String branch, String summary, Map<String, byte[]> files) {
+    Repo r = existing(repo);
+    Map<String, Entry> tree = new TreeMap<>(r.commits.get(r.branches.get(branch)).tree());
+    List<PathMatcherLine> patterns = lfsPatterns(tree);
+    for (Map.Entry<String, byte[]> f : files.entrySet()) {
+      String path = validPath(f.getKey());
+      byte[] c = f.getValue();
+      byte[] sample = Arrays.copyOf(c, Math.min(c.length, SAMPLE_BYTES));
+      boolean lfs = c.length > 0 && (c.length > lfsThreshold || patterns.stream().anyMatch(p -> p.matches(path))
+          || binary(sample, c.length > SAMPLE_BYTES));
+      if (lfs) {
+        String oid = HexFormat.of().formatHex(digest("SHA-256").digest(c));
+        try {
+          Files.write(objectFile(oid), c);
+        } catch (IOException e) {
+          throw new IllegalStateException(e);
+        }
+        objects.put(oid, (long) c.length);
+        tree.put(path, new Entry(null, oid, c.length));
+      } else {
+        tree.put(path, new Entry(c.clone(), null, c.length));
+      }
+    }
+    return newCommit(r, branch, summary, "", tree);
+  }
+
+  // --- faults ---
+
   /** The next {@code times} requests of {@code kind} answer {@code status} (with Retry-After when not null). */
-  synchronized void fail(Kind kind, int times, int status, Integer retryAfterSeconds) {
+  public synchronized void fail(Kind kind, int times, int status, Integer retryAfterSeconds) {
     for (int i = 0; i < times; i++) {
-      faults.get(kind).add(new Fault(status, retryAfterSeconds, -1, false, false, null));
+      faults.get(kind).add(new Fault(status, retryAfterSeconds, -1, false, false, -1, 0, false, null));
     }
   }
 
   /** The next {@code times} requests of {@code kind} lose their connection after {@code afterBytes} of the body. */
-  synchronized void dropRequest(Kind kind, int times, long afterBytes) {
+  public synchronized void dropRequest(Kind kind, int times, long afterBytes) {
     for (int i = 0; i < times; i++) {
-      faults.get(kind).add(new Fault(0, null, afterBytes, false, false, null));
+      faults.get(kind).add(new Fault(0, null, afterBytes, false, false, -1, 0, false, null));
     }
   }
 
   /** The next {@code times} requests of {@code kind} are applied, then the connection closes instead of the answer. */
-  synchronized void dropResponse(Kind kind, int times) {
+  public synchronized void dropResponse(Kind kind, int times) {
     for (int i = 0; i < times; i++) {
-      faults.get(kind).add(new Fault(0, null, -1, true, false, null));
+      faults.get(kind).add(new Fault(0, null, -1, true, false, -1, 0, false, null));
     }
   }
 
-  /** The next {@code times} uploads of {@code kind} (UPLOAD or PART) are stored with their first byte flipped. */
-  synchronized void corrupt(Kind kind, int times) {
+  /**
+   * The next {@code times} requests of {@code kind} go wrong by one byte: uploads (UPLOAD, PART) are stored with
+   * their first byte flipped, downloads (RESOLVE, DOWNLOAD) serve their first byte flipped.
+   */
+  public synchronized void corrupt(Kind kind, int times) {
     for (int i = 0; i < times; i++) {
-      faults.get(kind).add(new Fault(0, null, -1, false, true, null));
+      faults.get(kind).add(new Fault(0, null, -1, false, true, -1, 0, false, null));
+    }
+  }
+
+  /**
+   * The next {@code times} downloads of {@code kind} (RESOLVE, DOWNLOAD) announce the whole length, send
+   * {@code afterBytes} bytes of the body and close the connection.
+   */
+  public synchronized void cutResponse(Kind kind, int times, long afterBytes) {
+    for (int i = 0; i < times; i++) {
+      faults.get(kind).add(new Fault(0, null, -1, false, false, afterBytes, 0, false, null));
+    }
+  }
+
+  /**
+   * The next {@code times} downloads of {@code kind} send {@code afterBytes} bytes of the body, then nothing for
+   * {@code pause} (a stalled connection), then close the connection.
+   */
+  public synchronized void stallResponse(Kind kind, int times, long afterBytes, Duration pause) {
+    for (int i = 0; i < times; i++) {
+      faults.get(kind).add(new Fault(0, null, -1, false, false, afterBytes, pause.toMillis(), false, null));
+    }
+  }
+
+  /** The next {@code times} downloads of {@code kind} answer 200 with the whole file, whatever their Range. */
+  public synchronized void ignoreRange(Kind kind, int times) {
+    for (int i = 0; i < times; i++) {
+      faults.get(kind).add(new Fault(0, null, -1, false, false, -1, 0, true, null));
     }
   }
 
   /** Forgets the faults not used yet. */
-  synchronized void clearFaults() {
+  public synchronized void clearFaults() {
     faults.values().forEach(Deque::clear);
   }
 
   /** Runs {@code action} before the next request of {@code kind} is handled. */
-  synchronized void before(Kind kind, Runnable action) {
-    faults.get(kind).add(new Fault(0, null, -1, false, false, action));
+  public synchronized void before(Kind kind, Runnable action) {
+    faults.get(kind).add(new Fault(0, null, -1, false, false, -1, 0, false, action));
   }
 
-  int requests(Kind kind) {
+  // --- what happened ---
+
+  public int requests(Kind kind) {
     return counts.get(kind).get();
   }
 
+  /** Every request so far, in the order they arrived. */
+  public List<Seen> seen() {
+    return List.copyOf(seen);
+  }
+
+  /** Body bytes sent in answers to requests of {@code kind}. */
+  public long bytesServed(Kind kind) {
+    return served.get(kind).get();
+  }
+
   /** Errors inside LocalHub itself (answered as 500): a test should see none. */
-  List<Throwable> internalErrors() {
+  public List<Throwable> internalErrors() {
     return List.copyOf(internalErrors);
   }
 
@@ -298,12 +533,12 @@ public final class LocalHub implements AutoCloseable {
     return out;
   }
 
-  synchronized String summary(String repo, String sha) {
-    return repos.get(repo).commits.get(sha).summary();
+  public synchronized String summary(String repo, String sha) {
+    return existing(repo).commits.get(sha).summary();
   }
 
   public synchronized boolean isPrivate(String repo) {
-    return repos.get(repo).isPrivate;
+    return existing(repo).isPrivate;
   }
 
   /** The files at the head of main, LFS files read back from storage. */
@@ -322,21 +557,21 @@ public final class LocalHub implements AutoCloseable {
   }
 
   /** The LFS objects in storage (completed and hash-checked). */
-  synchronized List<String> storedObjects() {
+  public synchronized List<String> storedObjects() {
     return List.copyOf(objects.keySet());
   }
 
-  /** A commit made by someone else: {@code files} added or replaced inline. */
-  synchronized String commitDirectly(String repo, String summary, Map<String, byte[]> files) {
-    Repo r = repos.get(repo);
-    Map<String, Entry> tree = new TreeMap<>(r.commits.get(r.branches.get("main")).tree());
-    files.forEach((p, c) -> tree.put(p, new Entry(c, null, c.length)));
-    return newCommit(r, "main", summary, "", tree);
+  private Map<String, Entry> headTree(String repo) {
+    Repo r = existing(repo);
+    return r.commits.get(r.branches.get("main")).tree();
   }
 
-  private Map<String, Entry> headTree(String repo) {
+  private Repo existing(String repo) {
     Repo r = repos.get(repo);
-    return r.commits.get(r.branches.get("main")).tree();
+    if (r == null) {
+      throw new IllegalArgumentException("LocalHub has no repository " + repo);
+    }
+    return r;
   }
 
   @Override
@@ -348,7 +583,8 @@ public final class LocalHub implements AutoCloseable {
   // ---------------------------------------------------------------------------------------------------------------
 
   private static final Pattern CREATE = Pattern.compile("/api/repos/create");
-  private static final Pattern REVISION = Pattern.compile("/api/models/([^/]+)/([^/]+)/revision/([^/]+)");
+  private static final Pattern REVISION =
+      Pattern.compile("/api/(models|datasets)/([^/]+)/([^/]+)/revision/([^/]+)");
   private static final Pattern PREUPLOAD = Pattern.compile("/api/models/([^/]+)/([^/]+)/preupload/([^/]+)");
   private static final Pattern COMMIT = Pattern.compile("/api/models/([^/]+)/([^/]+)/commit/([^/]+)");
   private static final Pattern BATCH = Pattern.compile("/([^/]+)/([^/]+)\\.git/info/lfs/objects/batch");
@@ -356,25 +592,33 @@ public final class LocalHub implements AutoCloseable {
   private static final Pattern UPLOAD = Pattern.compile("/storage/objects/([0-9a-f]+)");
   private static final Pattern PART = Pattern.compile("/storage/parts/([0-9a-f]+)/(\\d+)");
   private static final Pattern COMPLETE = Pattern.compile("/api/complete_multipart/([0-9a-f]+)");
+  private static final Pattern RESOLVE = Pattern.compile("/(datasets/)?([^/]+)/([^/]+)/resolve/([^/]+)/(.+)");
+  private static final Pattern DOWNLOAD = Pattern.compile("/storage/lfs/([0-9a-f]{64})");
 
   private void handle(HttpExchange ex) throws IOException {
     String path = ex.getRequestURI().getRawPath();
     String method = ex.getRequestMethod();
     Kind kind = kind(method, path);
     counts.get(kind).incrementAndGet();
+    seen.add(new Seen(kind, method, path, ex.getRequestHeaders().getFirst("Range"),
+        ex.getRequestHeaders().containsKey("Authorization")));
     Fault fault;
     synchronized (this) {
       fault = faults.get(kind).poll();
     }
+    if (fault == null) {
+      fault = Fault.none();
+    }
+    boolean download = kind == Kind.RESOLVE || kind == Kind.DOWNLOAD;
     try {
-      if (fault != null && fault.action() != null) {
+      if (fault.action() != null) {
         fault.action().run();
       }
-      if (fault != null && fault.dropAfterBytes() >= 0) {
+      if (fault.dropAfterBytes() >= 0) {
         ex.getRequestBody().readNBytes((int) Math.min(fault.dropAfterBytes(), Integer.MAX_VALUE));
         return; // closing before any answer closes the connection
       }
-      if (fault != null && fault.status() > 0) {
+      if (fault.status() > 0) {
         drain(ex);
         Map<String, String> h = new LinkedHashMap<>();
         if (fault.retryAfter() != null) {
@@ -382,28 +626,28 @@ public final class LocalHub implements AutoCloseable {
           h.put("RateLimit", "\"api\";r=0;t=" + fault.retryAfter());
         }
         h.put("Content-Type", "application/json");
-        send(ex, new Reply(fault.status(), h, ("{\"error\":\"injected HTTP " + fault.status() + "\"}")
-            .getBytes(StandardCharsets.UTF_8)));
+        send(ex, kind, new Reply(fault.status(), h, ("{\"error\":\"injected HTTP " + fault.status() + "\"}")
+            .getBytes(StandardCharsets.UTF_8)), Fault.none());
         return;
       }
       Reply reply;
       try {
-        reply = route(kind, ex, path, fault != null && fault.corrupt());
+        reply = route(kind, ex, path, fault);
       } catch (HubError e) {
         drain(ex);
-        reply = Reply.error(e.status, e.getMessage());
+        reply = Reply.error(e.status, e.getMessage(), e.code);
       } catch (RuntimeException | IOException e) {
         internalErrors.add(e);
-        reply = Reply.error(500, "LocalHub: " + e);
+        reply = Reply.error(500, "LocalHub: " + e, null);
       }
-      if (fault != null && fault.dropResponse()) {
+      if (fault.dropResponse()) {
         return; // applied, but the client never hears of it
       }
-      send(ex, reply);
+      send(ex, kind, reply, download ? fault : Fault.none());
     } catch (IOException | RuntimeException e) {
       internalErrors.add(e);
     } finally {
-      ex.close(); // before an answer was sent, this closes the connection
+      ex.close(); // before an answer was sent, or in the middle of a body, this closes the connection
     }
   }
 
@@ -417,9 +661,10 @@ public final class LocalHub implements AutoCloseable {
   }
 
   private static Kind kind(String method, String path) {
+    boolean get = method.equals("GET");
     if (method.equals("POST") && CREATE.matcher(path).matches()) {
       return Kind.CREATE;
-    } else if (method.equals("GET") && REVISION.matcher(path).matches()) {
+    } else if (get && REVISION.matcher(path).matches()) {
       return Kind.REVISION;
     } else if (method.equals("POST") && PREUPLOAD.matcher(path).matches()) {
       return Kind.PREUPLOAD;
@@ -435,11 +680,15 @@ public final class LocalHub implements AutoCloseable {
       return Kind.PART;
     } else if (method.equals("POST") && COMPLETE.matcher(path).matches()) {
       return Kind.COMPLETE;
+    } else if (get && DOWNLOAD.matcher(path).matches()) {
+      return Kind.DOWNLOAD;
+    } else if ((get || method.equals("HEAD")) && !path.startsWith("/api/") && RESOLVE.matcher(path).matches()) {
+      return Kind.RESOLVE;
     }
     return Kind.OTHER;
   }
 
-  private Reply route(Kind kind, HttpExchange ex, String path, boolean corrupt) throws IOException {
+  private Reply route(Kind kind, HttpExchange ex, String path, Fault fault) throws IOException {
     Matcher m;
     switch (kind) {
       case CREATE:
@@ -447,7 +696,9 @@ public final class LocalHub implements AutoCloseable {
         return create(body(ex));
       case REVISION:
         (m = REVISION.matcher(path)).matches();
-        return revision(ex, repoId(m), decode(m.group(3)), query(ex).containsKey("blobs"));
+        String key = (m.group(1).equals("datasets") ? "datasets/" : "") + decode(m.group(2)) + "/"
+            + decode(m.group(3));
+        return revision(ex, key, decode(m.group(4)), query(ex).containsKey("blobs"));
       case PREUPLOAD:
         (m = PREUPLOAD.matcher(path)).matches();
         requireWrite(ex);
@@ -477,15 +728,27 @@ public final class LocalHub implements AutoCloseable {
       case UPLOAD:
         (m = UPLOAD.matcher(path)).matches();
         presigned(ex, path, true);
-        return putObject(ex, m.group(1), corrupt);
+        return putObject(ex, m.group(1), fault.corrupt());
       case PART:
         (m = PART.matcher(path)).matches();
         presigned(ex, path, true);
-        return putPart(ex, m.group(1), Integer.parseInt(m.group(2)), corrupt);
+        return putPart(ex, m.group(1), Integer.parseInt(m.group(2)), fault.corrupt());
       case COMPLETE:
         (m = COMPLETE.matcher(path)).matches();
         presigned(ex, path, false);
         return complete(m.group(1), body(ex));
+      case RESOLVE:
+        (m = RESOLVE.matcher(path)).matches();
+        String repoKey = (m.group(1) == null ? "" : "datasets/") + decode(m.group(2)) + "/" + decode(m.group(3));
+        StringBuilder file = new StringBuilder();
+        for (String segment : m.group(5).split("/", -1)) {
+          file.append(file.length() == 0 ? "" : "/").append(decode(segment));
+        }
+        return resolveFile(ex, repoKey, decode(m.group(4)), file.toString(), fault.ignoreRange());
+      case DOWNLOAD:
+        (m = DOWNLOAD.matcher(path)).matches();
+        presigned(ex, path, true);
+        return storedObject(ex, m.group(1), fault.ignoreRange());
       default:
         throw new HubError(404, "LocalHub has no " + ex.getRequestMethod() + " " + path);
     }
@@ -517,6 +780,33 @@ public final class LocalHub implements AutoCloseable {
     if (!write) {
       throw new HubError(403, "You don't have the rights to write with this token (read-only)");
     }
+  }
+
+  /**
+   * The repository for a read, as the Hub decides: a private or missing one is 401 without a token (they look the
+   * same), 404 with one; a gated one's files need a token it was granted.
+   *
+   * @param files whether the request reads files (gating applies) rather than metadata
+   */
+  private Repo readable(HttpExchange ex, String key, boolean files) {
+    Boolean access = access(ex);
+    Repo r = repos.get(key);
+    if (r == null || (r.isPrivate && access == null)) {
+      throw new HubError(access == null ? 401 : 404, "Repository not found", "RepoNotFound");
+    }
+    if (files && r.gatedFor != null) {
+      String what = "Access to " + r.type() + " " + r.id + " is restricted";
+      if (access == null) {
+        throw new HubError(401, what + ". You must have access to it and be authenticated to access it. Please log "
+            + "in.", "GatedRepo");
+      }
+      String token = ex.getRequestHeaders().getFirst("Authorization").substring("Bearer ".length());
+      if (!r.gatedFor.contains(token)) {
+        throw new HubError(403, what + " and you are not in the authorized list. Visit " + endpoint() + "/"
+            + (r.dataset ? "datasets/" : "") + r.id + " to ask for access.", "GatedRepo");
+      }
+    }
+    return r;
   }
 
   private void presigned(HttpExchange ex, String path, boolean storage) {
@@ -560,50 +850,57 @@ public final class LocalHub implements AutoCloseable {
     if (!NAME.matcher(name).matches() || !NAME.matcher(org).matches()) {
       throw new HubError(400, "invalid repository name: " + org + "/" + name);
     }
-    if (!type.equals("model")) {
-      throw new HubError(400, "LocalHub models model repositories only, not " + type);
+    if (!type.equals("model") && !type.equals("dataset")) {
+      throw new HubError(400, "LocalHub models model and dataset repositories only, not " + type);
     }
     String id = org + "/" + name;
-    if (repos.containsKey(id)) {
-      return Reply.json(409, Map.of("error", "You already created this model repo", "url", endpoint() + "/" + id));
+    String key = (type.equals("dataset") ? "datasets/" : "") + id;
+    if (repos.containsKey(key)) {
+      return Reply.json(409, Map.of("error", "You already created this " + type + " repo", "url",
+          endpoint() + "/" + key));
     }
-    Repo r = new Repo(id, body.path("private").asBoolean(false));
-    repos.put(id, r);
-    newCommit(r, "main", "initial commit", "", Map.of(HubTarget.GITATTRIBUTES,
-        new Entry(DEFAULT_GITATTRIBUTES.getBytes(StandardCharsets.UTF_8), null, DEFAULT_GITATTRIBUTES.length())));
-    return Reply.json(200, Map.of("url", endpoint() + "/" + id, "name", id));
+    createRepo(key, body.path("private").asBoolean(false));
+    return Reply.json(200, Map.of("url", endpoint() + "/" + key, "name", id));
   }
 
-  private synchronized Reply revision(HttpExchange ex, String id, String rev, boolean blobs) {
-    Boolean access = access(ex);
-    Repo r = repos.get(id);
-    if (r == null || (r.isPrivate && access == null)) {
-      throw new HubError(access == null ? 401 : 404, "Repository not found");
-    }
+  private synchronized Reply revision(HttpExchange ex, String key, String rev, boolean blobs) {
+    Repo r = readable(ex, key, false);
     String sha = resolve(r, rev);
-    ObjectNode out = JSON.createObjectNode().put("id", id).put("modelId", id).put("sha", sha)
-        .put("private", r.isPrivate);
+    ObjectNode out = JSON.createObjectNode().put("id", r.id);
+    if (!r.dataset) {
+      out.put("modelId", r.id);
+    }
+    out.put("sha", sha).put("private", r.isPrivate);
+    if (r.gatedFor == null) {
+      out.put("gated", false);
+    } else {
+      out.put("gated", "manual");
+    }
     ArrayNode siblings = out.putArray("siblings");
     r.commits.get(sha).tree().forEach((path, e) -> {
       ObjectNode s = siblings.addObject().put("rfilename", path);
       if (blobs) {
-        byte[] git = e.lfs() ? pointer(e).getBytes(StandardCharsets.US_ASCII) : e.content();
-        s.put("blobId", gitBlobId(git)).put("size", e.size());
+        s.put("blobId", blobId(e)).put("size", e.size());
         if (e.lfs()) {
-          s.putObject("lfs").put("sha256", e.oid()).put("size", e.size()).put("pointerSize", git.length);
+          s.putObject("lfs").put("sha256", e.oid()).put("size", e.size())
+              .put("pointerSize", pointer(e).length());
         }
       }
     });
     return Reply.json(200, out);
   }
 
+  /** A branch, then a tag, then a full commit sha. */
   private static String resolve(Repo r, String rev) {
     String sha = r.branches.get(rev);
+    if (sha == null) {
+      sha = r.tags.get(rev);
+    }
     if (sha == null && SHA.matcher(rev).matches() && r.commits.containsKey(rev)) {
       sha = rev;
     }
     if (sha == null) {
-      throw new HubError(404, "Invalid rev id: " + rev);
+      throw new HubError(404, "Invalid rev id: " + rev, "RevisionNotFound");
     }
     return sha;
   }
@@ -614,9 +911,76 @@ public final class LocalHub implements AutoCloseable {
       r = repos.get(id);
     }
     if (r == null) {
-      throw new HubError(404, "Repository not found");
+      throw new HubError(404, "Repository not found", "RepoNotFound");
     }
     return r;
+  }
+
+  // --- downloads: resolve, storage ---
+
+  private Reply resolveFile(HttpExchange ex, String key, String rev, String path, boolean ignoreRange) {
+    Entry e;
+    String sha;
+    synchronized (this) {
+      Repo r = readable(ex, key, true);
+      sha = resolve(r, rev);
+      e = r.commits.get(sha).tree().get(path);
+    }
+    if (e == null) {
+      throw new HubError(404, "Entry not found", "EntryNotFound");
+    }
+    Map<String, String> h = new LinkedHashMap<>();
+    h.put("X-Repo-Commit", sha);
+    h.put("ETag", "\"" + blobId(e) + "\"");
+    if (e.lfs()) {
+      // like the Hub: the object's identity and size, and where it is; the client follows without its token
+      h.put("X-Linked-Etag", "\"" + e.oid() + "\"");
+      h.put("X-Linked-Size", String.valueOf(e.size()));
+      h.put("Location", presignedUrl("GET", "/storage/lfs/" + e.oid()).toString());
+      return new Reply(302, h, new byte[0]);
+    }
+    h.put("Content-Type", "application/octet-stream");
+    return content(ex, h, e.content(), null, e.size(), ignoreRange);
+  }
+
+  private Reply storedObject(HttpExchange ex, String oid, boolean ignoreRange) {
+    Long size;
+    synchronized (this) {
+      size = objects.get(oid);
+    }
+    if (size == null) {
+      throw new HubError(404, "NoSuchKey");
+    }
+    Map<String, String> h = new LinkedHashMap<>();
+    h.put("Content-Type", "application/octet-stream");
+    h.put("ETag", "\"" + oid + "\"");
+    return content(ex, h, null, objectFile(oid), size, ignoreRange);
+  }
+
+  /** The whole content (200) or the one range asked for (206), or 416 when the range starts past the end. */
+  private static Reply content(HttpExchange ex, Map<String, String> headers, byte[] inline, Path file, long size,
+      boolean ignoreRange) {
+    headers.put("Accept-Ranges", "bytes");
+    String range = ignoreRange ? null : ex.getRequestHeaders().getFirst("Range");
+    Matcher m = range == null ? null : RANGE.matcher(range.strip());
+    if (m == null || !m.matches() || (m.group(1).isEmpty() && m.group(2).isEmpty())) {
+      return new Reply(200, headers, inline, file, 0, size);
+    }
+    long from;
+    long to;
+    if (m.group(1).isEmpty()) {
+      from = Math.max(0, size - Long.parseLong(m.group(2)));
+      to = size - 1;
+    } else {
+      from = Long.parseLong(m.group(1));
+      to = m.group(2).isEmpty() ? size - 1 : Math.min(Long.parseLong(m.group(2)), size - 1);
+    }
+    if (from >= size || to < from) {
+      headers.put("Content-Range", "bytes */" + size);
+      return new Reply(416, headers, new byte[0]);
+    }
+    headers.put("Content-Range", "bytes " + from + "-" + to + "/" + size);
+    return new Reply(206, headers, inline, file, from, to - from + 1);
   }
 
   // --- pre-upload ---
@@ -631,7 +995,7 @@ public final class LocalHub implements AutoCloseable {
       long size = f.path("size").asLong(-1);
       byte[] sample = Base64.getDecoder().decode(f.path("sample").asText(""));
       boolean lfs = size > lfsThreshold || lfsPatterns.stream().anyMatch(p -> p.matches(path))
-          || binary(sample, sample.length == HubFiles.SAMPLE_BYTES);
+          || binary(sample, sample.length == SAMPLE_BYTES);
       ObjectNode a = files.addObject().put("path", path).put("uploadMode", lfs ? "lfs" : "regular")
           .put("shouldIgnore", false);
       Entry existing = tree.get(path);
@@ -654,7 +1018,7 @@ public final class LocalHub implements AutoCloseable {
   }
 
   private static List<PathMatcherLine> lfsPatterns(Map<String, Entry> tree) {
-    Entry attributes = tree.get(HubTarget.GITATTRIBUTES);
+    Entry attributes = tree.get(GITATTRIBUTES);
     List<PathMatcherLine> out = new ArrayList<>();
     if (attributes != null && !attributes.lfs()) {
       for (String line : new String(attributes.content(), StandardCharsets.UTF_8).split("\n")) {
@@ -898,7 +1262,7 @@ public final class LocalHub implements AutoCloseable {
     Repo r = repo(id);
     String head = r.branches.get(rev);
     if (head == null) {
-      throw new HubError(404, "Invalid rev id: " + rev);
+      throw new HubError(404, "Invalid rev id: " + rev, "RevisionNotFound");
     }
     List<String> lines = ndjson.lines().filter(l -> !l.isBlank()).toList();
     if (lines.isEmpty()) {
@@ -965,10 +1329,10 @@ public final class LocalHub implements AutoCloseable {
       }
     }
     if (extra.length() > 0) {
-      Entry a = tree.get(HubTarget.GITATTRIBUTES);
+      Entry a = tree.get(GITATTRIBUTES);
       byte[] content = ((a == null ? "" : new String(a.content(), StandardCharsets.UTF_8)) + extra)
           .getBytes(StandardCharsets.UTF_8);
-      tree.put(HubTarget.GITATTRIBUTES, new Entry(content, null, content.length));
+      tree.put(GITATTRIBUTES, new Entry(content, null, content.length));
     }
     String sha = newCommit(r, rev, summary, header.path("value").path("description").asText(""), tree);
     ObjectNode out = JSON.createObjectNode().put("success", true).put("commitOid", sha)
@@ -998,6 +1362,11 @@ public final class LocalHub implements AutoCloseable {
 
   private static String pointer(Entry e) {
     return "version https://git-lfs.github.com/spec/v1\noid sha256:" + e.oid() + "\nsize " + e.size() + "\n";
+  }
+
+  /** The git blob id of a file: of its content, or of its pointer for an LFS file. */
+  private static String blobId(Entry e) {
+    return gitBlobId(e.lfs() ? pointer(e).getBytes(StandardCharsets.US_ASCII) : e.content());
   }
 
   private static String gitBlobId(byte[] content) {
@@ -1042,15 +1411,59 @@ public final class LocalHub implements AutoCloseable {
     return out;
   }
 
-  private static void send(HttpExchange ex, Reply reply) throws IOException {
+  private void send(HttpExchange ex, Kind kind, Reply reply, Fault fault) throws IOException {
     reply.headers().forEach((k, v) -> ex.getResponseHeaders().add(k, v));
-    if (reply.status() >= 400 && reply.body().length > 0) {
+    if (reply.status() >= 400 && reply.body() != null && reply.body().length > 0) {
       // the Hub repeats its error text in this header; huggingface_hub prefers it
       ex.getResponseHeaders().add("X-Error-Message", JSON.readTree(reply.body()).path("error").asText());
     }
-    ex.sendResponseHeaders(reply.status(), reply.body().length == 0 ? -1 : reply.body().length);
-    if (reply.body().length > 0) {
-      ex.getResponseBody().write(reply.body());
+    if (ex.getRequestMethod().equals("HEAD")) {
+      // the length the GET would have; the server itself sends no body to a HEAD
+      if (reply.status() / 100 == 2) {
+        ex.getResponseHeaders().set("Content-Length", String.valueOf(reply.length()));
+      }
+      ex.sendResponseHeaders(reply.status(), -1);
+      return;
     }
+    ex.sendResponseHeaders(reply.status(), reply.length() == 0 ? -1 : reply.length());
+    if (reply.length() == 0) {
+      return;
+    }
+    long limit = fault.cutAfterBytes() >= 0 ? Math.min(fault.cutAfterBytes(), reply.length()) : reply.length();
+    OutputStream out = ex.getResponseBody();
+    byte[] buf = new byte[1 << 16];
+    boolean flip = fault.corrupt();
+    long sent = 0;
+    try (InputStream in = reply.file() != null ? slice(reply.file(), reply.offset())
+        : new ByteArrayInputStream(reply.body(), (int) reply.offset(), (int) reply.length())) {
+      while (sent < limit) {
+        int n = in.read(buf, 0, (int) Math.min(buf.length, limit - sent));
+        if (n == -1) {
+          throw new IOException("LocalHub: the body ended " + (limit - sent) + " bytes early");
+        }
+        if (flip) {
+          buf[0] ^= 0x5a;
+          flip = false;
+        }
+        out.write(buf, 0, n);
+        sent += n;
+        served.get(kind).addAndGet(n);
+      }
+    }
+    // a cut body ends here: ex.close() in handle() finds it incomplete and closes the connection
+    out.flush();
+    if (sent < reply.length() && fault.pauseMillis() > 0) {
+      try {
+        Thread.sleep(fault.pauseMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private static InputStream slice(Path file, long offset) throws IOException {
+    FileChannel ch = FileChannel.open(file);
+    ch.position(offset);
+    return Channels.newInputStream(ch);
   }
 }
