@@ -13,7 +13,10 @@ public final class Sources {
   /** Creates the source of one fetch. */
   @FunctionalInterface
   public interface Factory {
-    Source create(StorageUri uri, Credentials credentials) throws IOException;
+    /**
+     * @param credentialsField the spec field naming the Secret, for messages ("set spec.model.credentialsSecret")
+     */
+    Source create(StorageUri uri, Credentials credentials, String credentialsField) throws IOException;
   }
 
   /**
@@ -23,10 +26,10 @@ public final class Sources {
    * @param pvcDir where other claims are mounted
    */
   public static Factory standard(Path workspace, String workspaceUri, Path pvcDir, java.net.URI hubEndpoint) {
-    return (uri, credentials) -> switch (uri.scheme()) {
+    return (uri, credentials, credentialsField) -> switch (uri.scheme()) {
       case FILE, PVC -> new DirectorySource(LocalPaths.of(uri, workspace, workspaceUri, pvcDir), uri.uri());
       case S3 -> new S3Source(uri, credentials);
-      case HF -> throw new UnsupportedOperationException(uri.scheme().prefix() + " sources are not built yet");
+      case HF -> new HubSource(uri, credentials, credentialsField, hubEndpoint);
       case OCI -> throw new IllegalArgumentException(uri + ": oci:// is a publish target, not a source");
     };
   }

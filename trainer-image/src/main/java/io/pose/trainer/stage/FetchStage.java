@@ -170,7 +170,7 @@ public final class FetchStage {
     }
     try {
       Credentials credentials = Credentials.load(options.secretsDir(), secret, secretField);
-      try (Source source = options.sources().create(parsed, credentials)) {
+      try (Source source = options.sources().create(parsed, credentials, secretField)) {
         return fetcher.fetch(uri, source, selection);
       }
     } catch (CredentialsException e) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.trainer.cli.Pose;
+import io.pose.trainer.storage.hub.LocalHub;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -25,9 +26,10 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
- * {@code pose fetch} end to end, as a stage pod runs it, from remote sources on loopback servers: the model and the
- * data from S3 (s3proxy) with credentials from a mounted Secret directory; a second fetch downloads nothing; a wrong
- * secret exits with 4.
+ * {@code pose fetch} end to end, as a stage pod runs it, from remote sources on loopback servers: a gated model from
+ * the Hub (LocalHub) and a model and data from S3 (s3proxy), with credentials from a mounted Secret directory; a
+ * second fetch downloads nothing, a new revision fetches again; missing or wrong credentials exit with 4, an
+ * unknown revision with 3.
  */
 class FetchFromServersTest {
 
@@ -99,6 +101,56 @@ class FetchFromServersTest {
       Files.writeString(dir.resolve(e.getKey()), e.getValue());
     }
     return dir.getParent();
+  }
+
+  @Test
+  void fromTheHub() throws IOException {
+    try (LocalHub hub = new LocalHub(Files.createDirectories(tmp.resolve("hub")))) {
+      hub.addToken("hf_read_0123456789", false);
+      hub.createRepo("tiny/llama", false);
+      Map<String, byte[]> files = new java.util.HashMap<>();
+      for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {
+        files.put(f, Files.readAllBytes(MODEL.resolve(f)));
+      }
+      files.put("pytorch_model.bin", new byte[] {1, 2, 3});
+      String commit = hub.commitDirectly("tiny/llama", "upload", files);
+      hub.gate("tiny/llama", "hf_read_0123456789");
+      Path secrets = secret("hf-token", Map.of("token", "hf_read_0123456789"));
+      Path corpus = Files.writeString(tmp.resolve("corpus.jsonl"), "{\"text\": \"" + "The sky is blue. ".repeat(40)
+          + "\"}\n");
+      String spec = spec("hf://tiny/llama", "hf-token", "file://" + corpus, "hf-token");
+      Path ws = tmp.resolve("ws");
+      Outcome o = fetch(spec, ws, "--secrets-dir", secrets.toString(), "--hf-endpoint", hub.endpoint().toString());
+      assertThat(o.code()).as(o.err()).isZero();
+      assertThat(o.out()).contains("hf://tiny/llama @ " + commit);
+      for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {
+        assertThat(ws.resolve("base-model").resolve(f)).hasSameBinaryContentAs(MODEL.resolve(f));
+      }
+      assertThat(ws.resolve("base-model/pytorch_model.bin")).doesNotExist();
+      assertThat(FetchManifest.read(ws.resolve("base-model")).orElseThrow().revision()).isEqualTo(commit);
+      assertThat(o.out() + o.err()).doesNotContain("hf_read_0123456789");
+
+      // the same spec: nothing downloaded; a new commit: fetched again
+      Outcome again = fetch(spec, ws, "--secrets-dir", secrets.toString(), "--hf-endpoint", hub.endpoint().toString());
+      assertThat(again.out().split("in the cache", -1)).hasSize(3);
+      String next = hub.commitDirectly("tiny/llama", "readme", Map.of("README.md", "# tiny\n".getBytes()));
+      Outcome changed = fetch(spec, ws, "--secrets-dir", secrets.toString(), "--hf-endpoint",
+          hub.endpoint().toString());
+      assertThat(changed.code()).isZero();
+      assertThat(changed.out()).contains("hf://tiny/llama @ " + next);
+      assertThat(ws.resolve("base-model/README.md")).content().isEqualTo("# tiny\n");
+
+      // gated: no token is a credentials failure that says what to set
+      Outcome noToken = fetch(spec("hf://tiny/llama", "none", "file://" + corpus, "none").replace(
+          "    credentialsSecret: none\n", ""), tmp.resolve("ws2"), "--hf-endpoint", hub.endpoint().toString());
+      assertThat(noToken.code()).isEqualTo(ExitCode.CREDENTIALS_REJECTED.code());
+      assertThat(noToken.err()).contains("gated").contains("spec.model.credentialsSecret");
+
+      Outcome unknown = fetch(spec("hf://tiny/llama@v9", "hf-token", "file://" + corpus, "hf-token"),
+          tmp.resolve("ws3"), "--secrets-dir", secrets.toString(), "--hf-endpoint", hub.endpoint().toString());
+      assertThat(unknown.code()).isEqualTo(ExitCode.MISSING_INPUT.code());
+      assertThat(unknown.err()).contains("v9");
+    }
   }
 
   @Test
