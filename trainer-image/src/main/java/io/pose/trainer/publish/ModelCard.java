@@ -44,6 +44,14 @@ public final class ModelCard {
    */
   public static String render(String name, ContextExtensionSpec spec, String baseCard, String evaluationMarkdown,
       List<String> plots) {
+    return render(name, spec, baseCard, null, evaluationMarkdown, plots);
+  }
+
+  /**
+   * @param baseRevision the base model's revision as the Fetch stage resolved it (its manifest), or null
+   */
+  public static String render(String name, ContextExtensionSpec spec, String baseCard, String baseRevision,
+      String evaluationMarkdown, List<String> plots) {
     ObjectNode front = JsonNodeFactory.instance.objectNode();
     JsonNode base = frontMatter(baseCard);
     for (String key : CARRIED) {
@@ -88,7 +96,7 @@ public final class ModelCard {
     b.append("## Training\n\n| setting | value |\n|---|---|\n");
     PoseSettings p = spec.getPose();
     TrainingSettings t = spec.getTraining();
-    row(b, "base model", "`" + source + "`");
+    row(b, "base model", "`" + source + "`" + (baseRevision == null ? "" : " at revision `" + baseRevision + "`"));
     row(b, "context length", String.format(Locale.ROOT, "%,d -> %,d tokens", original, target));
     row(b, "RoPE scaling", spec.getRopeScaling().getType().wireName()
         + (spec.getRopeScaling().getFactor() == null ? "" : " x" + trimmed(spec.getRopeScaling().getFactor())));

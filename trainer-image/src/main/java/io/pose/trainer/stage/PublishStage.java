@@ -228,7 +228,8 @@ public final class PublishStage {
     written.setSpec(resource.getSpec());
     Files.writeString(dir.resolve(CONFIG_FILE), SpecIO.toYaml(written), StandardCharsets.UTF_8);
     Files.writeString(dir.resolve("README.md"), ModelCard.render(resource.getMetadata().getName(), spec,
-        ModelCard.readBaseCard(baseDir), tables, plots), StandardCharsets.UTF_8);
+        ModelCard.readBaseCard(baseDir), io.pose.trainer.fetch.FetchManifest.read(baseDir)
+            .map(io.pose.trainer.fetch.FetchManifest::revision).orElse(null), tables, plots), StandardCharsets.UTF_8);
   }
 
   private static void link(Path source, Path target) throws IOException {

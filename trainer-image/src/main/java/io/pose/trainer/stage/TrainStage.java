@@ -146,6 +146,8 @@ public final class TrainStage {
     String identity = runIdentity(spec);
     PrintWriter log = options.log();
     describe(log, spec, base, extended, plan);
+    io.pose.trainer.fetch.FetchManifest.read(baseDir).ifPresent(m -> log.printf(Locale.ROOT,
+        "base model: %s at revision %s (fetched %s)%n", m.source(), m.revision(), m.fetchedAt()));
 
     CheckpointStore checkpoints = new CheckpointStore(workspace.resolve(Workspace.CHECKPOINTS));
     Path extendedDir = workspace.resolve(Workspace.EXTENDED_MODEL);

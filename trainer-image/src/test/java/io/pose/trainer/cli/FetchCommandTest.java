@@ -157,7 +157,9 @@ class FetchCommandTest {
     Outcome publish = pose("publish", config, ws);
     assertThat(publish.code()).as(publish.err()).isZero();
     String card = Files.readString(src.resolve("published/README.md"));
-    assertThat(card).contains("license: apache-2.0").contains("### Passkey retrieval").contains("| colors |");
+    assertThat(card).contains("license: apache-2.0").contains("### Passkey retrieval").contains("| colors |")
+        .contains("at revision `" + m.revision() + "`");
+    assertThat(train.out()).contains("base model: file://" + src + "/llama at revision " + m.revision());
 
     // a changed source is a new revision: fetched again, and the stale token file of the old corpus goes
     assertThat(ws.resolve("data/training.tokens")).exists();
