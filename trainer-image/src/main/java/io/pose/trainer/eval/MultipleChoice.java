@@ -284,6 +284,10 @@ public final class MultipleChoice {
       contextIds = model.tokenizer().encode(context, special);
       continuationIds = java.util.Arrays.copyOfRange(whole, Math.min(contextIds.length, whole.length), whole.length);
     }
+    if (continuationIds.length > model.config().maxPositionEmbeddings()) {
+      throw new DataException("the continuation \"" + abbreviate(request.continuation()) + "\" has "
+          + continuationIds.length + " tokens, more than the model's window of " + model.config().maxPositionEmbeddings());
+    }
     if (continuationIds.length == 0) {
       throw new DataException("the continuation \"" + request.continuation() + "\" adds no tokens to its context");
     }
@@ -309,6 +313,10 @@ public final class MultipleChoice {
       }
     }
     return s.substring(0, end);
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() <= 60 ? s : s.substring(0, 57) + "...";
   }
 
   private static int argmax(double[] v) {

@@ -29,7 +29,7 @@ public final class DirectorySource implements Source {
    * @param uri how it is named to users, for messages
    */
   public DirectorySource(Path root, String uri) {
-    this.root = root;
+    this.root = root.toAbsolutePath().normalize();
     this.uri = uri;
   }
 

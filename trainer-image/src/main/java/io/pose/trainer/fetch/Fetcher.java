@@ -18,7 +18,11 @@ import java.util.Locale;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.CompletionService;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.TimeUnit;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -44,7 +48,7 @@ public final class Fetcher {
     if (parallel < 1) {
       throw new IllegalArgumentException("parallel downloads must be at least 1, not " + parallel);
     }
-    this.cacheRoot = cacheRoot;
+    this.cacheRoot = cacheRoot.toAbsolutePath().normalize();
     this.parallel = parallel;
     this.log = log;
   }
@@ -89,15 +93,15 @@ public final class Fetcher {
       return t;
     });
     try {
-      List<Future<FetchManifest.File>> futures = new ArrayList<>();
+      // completion order: the first failure stops the fetch at once, not after the files before it
+      CompletionService<FetchManifest.File> done = new ExecutorCompletionService<>(pool);
       for (Source.Entry f : files) {
-        futures.add(pool.submit(() -> one(source, f, entry, bytes)));
+        done.submit(() -> one(source, f, entry, bytes));
       }
-      for (Future<FetchManifest.File> f : futures) {
+      for (int i = 0; i < files.size(); i++) {
         try {
-          fetched.add(f.get());
+          fetched.add(done.take().get());
         } catch (ExecutionException e) {
-          futures.forEach(other -> other.cancel(true));
           Throwable cause = e.getCause();
           if (cause instanceof IOException io) {
             throw io;
@@ -113,10 +117,20 @@ public final class Fetcher {
       }
     } finally {
       pool.shutdownNow();
+      try {
+        // the source is closed after this returns: no download may still be using it
+        pool.awaitTermination(60, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
+    fetched.sort(java.util.Comparator.comparing(FetchManifest.File::path));
+    force(entry);
     AtomicDirectory.delete(entry.resolve(PARTIAL_DIR));
     FetchManifest manifest = new FetchManifest(sourceUri, listing.revision(), Instant.now().toString(), fetched);
     manifest.write(entry);
+    force(entry);
+    prune(entry);
     double seconds = (System.nanoTime() - start) / 1e9;
     log.printf(Locale.ROOT, "%s: %s in %.1f s (%s/s)%n", sourceUri, human(bytes.get()), seconds,
         human((long) (bytes.get() / Math.max(seconds, 1e-9))));
@@ -137,9 +151,34 @@ public final class Fetcher {
     long before = Files.exists(partial) ? Files.size(partial) : 0;
     source.download(f, partial);
     bytes.addAndGet(Files.size(partial) - before);
+    force(partial); // on disk before it has its final name: a crash never leaves a complete-looking empty file
     Files.createDirectories(target.getParent());
     Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     return new FetchManifest.File(f.path(), f.size(), f.sha256() != null ? f.sha256() : sha256(target), f.etag());
+  }
+
+  /** fsync of a file or a directory (a directory's entries: the renames into it). */
+  static void force(Path path) throws IOException {
+    try (FileChannel c = FileChannel.open(path, StandardOpenOption.READ)) {
+      c.force(true);
+    } catch (IOException e) {
+      if (!Files.isDirectory(path)) {
+        throw e;
+      }
+      // some file systems cannot open a directory for fsync; the files themselves were forced
+    }
+  }
+
+  /** Removes the other revisions of this source from the cache: the workspace keeps its own hard links to them. */
+  private void prune(Path entry) {
+    try (var revisions = Files.list(entry.getParent())) {
+      for (Path other : revisions.filter(p -> !p.equals(entry)).toList()) {
+        AtomicDirectory.delete(other);
+        log.printf(Locale.ROOT, "removed the older cache entry %s%n", other.getFileName());
+      }
+    } catch (IOException e) {
+      log.printf(Locale.ROOT, "warning: cannot prune the cache beside %s: %s%n", entry, e.getMessage());
+    }
   }
 
   private static boolean complete(Path entry, FetchManifest m, List<Source.Entry> wanted) {
@@ -166,7 +205,7 @@ public final class Fetcher {
     return revision.replaceAll("[^A-Za-z0-9._-]", "_");
   }
 
-  static String sha256(Path file) throws IOException {
+  public static String sha256(Path file) throws IOException {
     MessageDigest digest = DirectorySource.sha256();
     byte[] buffer = new byte[1 << 20];
     try (InputStream in = Files.newInputStream(file)) {

@@ -11,7 +11,8 @@ import java.util.regex.Pattern;
  * weights and their index, the tokenizer files, and the model card and licence (their terms travel with the
  * extended model). Only the repository's top level: subdirectories hold other formats (original/, onnx/, gguf).
  * Pickled PyTorch weights (.bin, .pt, .pth, .ckpt) are never fetched: loading a pickle runs whatever code it
- * holds, and the trainer reads safetensors only.
+ * holds, and the trainer reads safetensors only. Mistral's consolidated*.safetensors (another layout of the same
+ * weights) is left out when Hugging Face shards are there.
  */
 public final class ModelFiles {
   private ModelFiles() {}
@@ -42,6 +43,13 @@ public final class ModelFiles {
       } else if (PICKLE.matcher(p).matches()) {
         pickles.add(p);
       }
+    }
+    // Mistral's repositories also ship consolidated*.safetensors (its own format, the same weights again): with the
+    // Hugging Face shards or model.safetensors present, it would only double the download
+    boolean hfWeights = out.stream().anyMatch(e -> e.path().endsWith(".safetensors")
+        && !e.path().startsWith("consolidated"));
+    if (hfWeights) {
+      out.removeIf(e -> e.path().startsWith("consolidated") && e.path().endsWith(".safetensors"));
     }
     if (!config) {
       throw new InvalidModelException(uri + " (revision " + listing.revision() + "): no config.json at the top "

@@ -149,8 +149,10 @@ public final class Decoder {
       String p = "model.layers." + l + ".";
       NDArray normed = FusedOps.rmsNorm(x, weights.get(p + "input_layernorm.weight"), config.rmsNormEps());
       NDArray[] qkv = projections(normed, p, cos, sin, 1, n);
+      // the cache holds fp32 (keys are fp32 after RoPE; values come from a bf16/fp16 product under autocast and are
+      // widened in the engine: DJL 0.36 aborts the JVM on any bf16 dtype query); attention casts them back
       NDArray k = cache.appendKeys(l, qkv[1]);
-      NDArray v = cache.appendValues(l, qkv[2]);
+      NDArray v = cache.appendValues(l, compute == ComputeType.FP32 ? qkv[2] : FusedOps.cast(qkv[2], FusedOps.FLOAT32));
       x = x.add(attend(qkv[0], k, v, p, mask, 1, n));
       normed = FusedOps.rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"), config.rmsNormEps());
       x = x.add(mlp(normed, p));

@@ -116,7 +116,12 @@ public final class EvalStage {
       }
       if (e.getBenchmarks() != null) {
         for (int i = 0; i < e.getBenchmarks().size(); i++) {
-          benchmark(e.getBenchmarks().get(i), tasks.get(i), extended, baseModel, results, options, resource);
+          try {
+            benchmark(e.getBenchmarks().get(i), tasks.get(i), extended, baseModel, results, options, resource);
+          } catch (DataException ex) {
+            throw new StageException(ExitCode.MISSING_INPUT, "spec.evaluation.benchmarks[" + i + "] ("
+                + e.getBenchmarks().get(i).getName() + "): " + ex.getMessage(), ex);
+          }
         }
       }
     }

@@ -75,7 +75,10 @@ public final class FetchStage {
     String modelUri = spec.getModel().getSource();
     Fetcher.Result model = fetch(fetcher, options, modelUri, "spec.model.source", spec.getModel().getCredentialsSecret(),
         "spec.model.credentialsSecret", listing -> ModelFiles.select(listing, modelUri));
-    place(model.directory(), baseDir);
+    if (place(model.directory(), baseDir)) {
+      // a token file made with another model's tokenizer would be read instead of the corpus
+      Files.deleteIfExists(workspace.resolve(Workspace.TRAINING_TOKENS));
+    }
     ModelCheck.Checked checked;
     try {
       checked = ModelCheck.check(baseDir);
@@ -130,6 +133,10 @@ public final class FetchStage {
     }
   }
 
+  /** Files of a dataset repository that describe it rather than hold its records. */
+  static final java.util.regex.Pattern METADATA = java.util.regex.Pattern.compile(
+      "(readme|license|licence|notice|citation)(\\..*)?|dataset_infos?\\.json|dataset_dict\\.json|state\\.json");
+
   /** The data files of a listing for a format; Parquet is named, as it is not read yet. */
   static List<Source.Entry> dataFiles(Source.Listing listing, DataSource.Format format, String uri, String field)
       throws InvalidModelException {
@@ -137,6 +144,10 @@ public final class FetchStage {
     List<String> parquet = new ArrayList<>();
     for (Source.Entry e : listing.entries()) {
       String name = e.path().toLowerCase(Locale.ROOT);
+      String file = name.substring(name.lastIndexOf('/') + 1);
+      if (listing.entries().size() > 1 && (METADATA.matcher(file).matches() || file.startsWith("."))) {
+        continue; // a dataset repository's card, licence and metadata are not documents
+      }
       if (name.endsWith(".parquet")) {
         parquet.add(e.path());
         continue;
@@ -170,7 +181,13 @@ public final class FetchStage {
     }
     try {
       Credentials credentials = Credentials.load(options.secretsDir(), secret, secretField);
-      try (Source source = options.sources().create(parsed, credentials, secretField)) {
+      Source created;
+      try {
+        created = options.sources().create(parsed, credentials, secretField);
+      } catch (IllegalArgumentException | UnsupportedOperationException e) {
+        throw new StageException(ExitCode.INVALID_CONFIGURATION, field + ": " + e.getMessage(), e);
+      }
+      try (Source source = created) {
         return fetcher.fetch(uri, source, selection);
       }
     } catch (CredentialsException e) {
@@ -180,37 +197,43 @@ public final class FetchStage {
     } catch (ChecksumMismatchException e) {
       throw new StageException(ExitCode.RUNTIME_FAILURE, field + ": " + e.getMessage()
           + " (the partial file was removed; a restart downloads it again)", e);
-    } catch (IllegalArgumentException | UnsupportedOperationException e) {
-      throw new StageException(ExitCode.INVALID_CONFIGURATION, field + ": " + e.getMessage(), e);
     }
   }
 
   /**
-   * The cache entry's files, hard-linked into the target directory (replaced as a whole).
+   * The files the cache entry's manifest lists, hard-linked into the target directory (replaced as a whole), with the
+   * manifest. Other files of the entry (a fetch of the same source with another selection) are left out.
    *
    * @return whether the target changed
    */
   private static boolean place(Path entry, Path target) throws IOException {
-    if (FetchManifest.read(target).isPresent() && FetchManifest.read(target).equals(FetchManifest.read(entry))) {
+    FetchManifest manifest = FetchManifest.read(entry).orElseThrow(() -> new IOException(entry + " has no manifest"));
+    if (FetchManifest.read(target).filter(manifest::equals).isPresent() && present(target, manifest)) {
       return false;
     }
     AtomicDirectory.write(target, dir -> {
-      try (var walk = Files.walk(entry)) {
-        for (Path f : walk.filter(Files::isRegularFile).toList()) {
-          Path relative = entry.relativize(f);
-          if (relative.startsWith(".partial")) {
-            continue;
-          }
-          Path to = dir.resolve(relative.toString());
-          Files.createDirectories(to.getParent());
-          try {
-            Files.createLink(to, f);
-          } catch (UnsupportedOperationException | IOException e) {
-            Files.copy(f, to);
-          }
+      for (FetchManifest.File f : manifest.files()) {
+        Path from = entry.resolve(f.path());
+        Path to = dir.resolve(f.path());
+        Files.createDirectories(to.getParent());
+        try {
+          Files.createLink(to, from);
+        } catch (UnsupportedOperationException | IOException e) {
+          Files.copy(from, to);
         }
       }
+      manifest.write(dir);
     });
+    return true;
+  }
+
+  private static boolean present(Path dir, FetchManifest manifest) throws IOException {
+    for (FetchManifest.File f : manifest.files()) {
+      Path p = dir.resolve(f.path());
+      if (!Files.isRegularFile(p) || Files.size(p) != f.size()) {
+        return false;
+      }
+    }
     return true;
   }
 

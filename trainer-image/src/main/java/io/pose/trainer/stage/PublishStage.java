@@ -199,8 +199,9 @@ public final class PublishStage {
     try (Stream<Path> files = Files.walk(model)) {
       for (Path f : files.filter(Files::isRegularFile).toList()) {
         Path relative = model.relativize(f);
-        if (relative.getFileName().toString().equals("README.md")) {
-          continue; // the card is written below
+        String top = relative.getName(0).toString();
+        if (top.equals("README.md") || top.equals(CONFIG_FILE) || top.equals(EVAL_DIR) || top.startsWith(".")) {
+          continue; // written below from the workspace; hidden files are bookkeeping
         }
         link(f, dir.resolve(relative.toString()));
       }

@@ -266,7 +266,16 @@ public final class TrainStage {
       return TokenFile.open(singleFile(source));
     }
     Path tokenFile = workspace.resolve(Workspace.TRAINING_TOKENS);
+    // what the token file was made from: a token file of another tokenizer, corpus, format or field is made again
+    Path made = tokenFile.resolveSibling(tokenFile.getFileName() + ".source");
+    String from = String.join("\n", "tokenizer " + io.pose.trainer.fetch.Fetcher.sha256(baseDir.resolve("tokenizer.json")),
+        "data " + corpusIdentity(source), "format " + data.getFormat().name(), "field " + data.getTextField());
+    if (Files.exists(tokenFile) && !(Files.isRegularFile(made) && Files.readString(made).equals(from))) {
+      log.printf(Locale.ROOT, "%s was made from another tokenizer or corpus: tokenizing again%n", tokenFile);
+      Files.delete(tokenFile);
+    }
     if (!Files.exists(tokenFile)) {
+      Files.deleteIfExists(made);
       long start = System.nanoTime();
       try (TextTokenizer tokenizer = TextTokenizer.of(baseDir)) {
         int documents = CorpusTokenizer.tokenize(source, data.getFormat(), data.getTextField(), tokenizer,
@@ -274,8 +283,24 @@ public final class TrainStage {
         log.printf(Locale.ROOT, "tokenized %d documents of %s into %s in %.1f s%n", documents, source, tokenFile,
             (System.nanoTime() - start) / 1e9);
       }
+      Files.writeString(made, from);
     }
     return TokenFile.open(tokenFile);
+  }
+
+  /** The corpus's fetched revision (its manifest), else its files' names, sizes and modification times. */
+  private static String corpusIdentity(Path source) throws IOException {
+    Path dir = Files.isDirectory(source) ? source : source.getParent();
+    var manifest = io.pose.trainer.fetch.FetchManifest.read(dir);
+    if (manifest.isPresent()) {
+      return manifest.get().source() + "@" + manifest.get().revision();
+    }
+    StringBuilder b = new StringBuilder();
+    for (Path f : io.pose.trainer.data.TextRecords.files(source)) {
+      b.append(f.getFileName()).append(':').append(Files.size(f)).append(':')
+          .append(Files.getLastModifiedTime(f).toMillis()).append(';');
+    }
+    return b.toString();
   }
 
   /** A token file, or a directory holding exactly one. */

@@ -49,7 +49,14 @@ public final class Credentials {
         if (name.startsWith("..") || Files.isDirectory(f)) {
           continue;
         }
-        values.put(name, Files.readString(f, StandardCharsets.UTF_8).strip());
+        // keys are read as text; a binary key (a DER certificate, a keystore) is no credential the trainer uses
+        byte[] bytes = Files.readAllBytes(f);
+        try {
+          values.put(name, StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString()
+              .strip());
+        } catch (java.nio.charset.CharacterCodingException e) {
+          values.put(name, "");
+        }
       }
     }
     return new Credentials(secret, values);

@@ -10,17 +10,18 @@ public final class LocalPaths {
   public static Path pvc(StorageUri uri, Path workspace, String workspaceUri, Path pvcDir) {
     String claim = uri.authority();
     boolean own = workspaceUri != null && StorageUri.parse(workspaceUri, "POSE_WORKSPACE_URI").authority().equals(claim);
-    Path root = own ? workspace : pvcDir.resolve(claim);
+    Path root = (own ? workspace : pvcDir.resolve(claim)).toAbsolutePath().normalize();
     if (!java.nio.file.Files.isDirectory(root)) {
       // writing anyway would put the model on the pod's own disk, lost when it ends
       throw new IllegalArgumentException(uri + ": claim " + claim + " is not mounted at " + root);
     }
-    if (uri.path().isEmpty()) {
-      throw new IllegalArgumentException(uri + ": name a directory inside the claim (pvc://" + claim + "/path)");
-    }
     Path target = root.resolve(uri.path()).normalize();
     if (!target.startsWith(root)) {
       throw new IllegalArgumentException(uri + ": the path leaves the claim");
+    }
+    if (target.equals(root)) {
+      throw new IllegalArgumentException(uri + ": name a directory inside the claim (pvc://" + claim + "/path), not "
+          + "the claim itself");
     }
     return target;
   }
@@ -28,7 +29,7 @@ public final class LocalPaths {
   /** A file:// or pvc:// URI as a local path. */
   public static Path of(StorageUri uri, Path workspace, String workspaceUri, Path pvcDir) {
     return switch (uri.scheme()) {
-      case FILE -> Path.of(uri.path());
+      case FILE -> Path.of(uri.path()).toAbsolutePath().normalize();
       case PVC -> pvc(uri, workspace, workspaceUri, pvcDir);
       default -> throw new IllegalArgumentException(uri + " is not a local path");
     };

@@ -29,9 +29,13 @@ public record StorageUri(Scheme scheme, String authority, String path, String re
     }
   }
 
-  private static final Pattern HF = Pattern.compile(
-      "hf://(datasets/)?([A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)(@([^/\\s]+))?(/(\\S*))?");
-  private static final Pattern S3 = Pattern.compile("s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/(\\S*))?");
+  /** A model repository: everything after '@' is the revision (branches and refs/pr/N hold slashes). */
+  private static final Pattern HF_MODEL = Pattern.compile(
+      "hf://([A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)(@(\\S+))?");
+  /** A dataset repository: the revision has no slash, what follows it is a path in the repository. */
+  private static final Pattern HF_DATASET = Pattern.compile(
+      "hf://datasets/([A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)(@([^/\\s]+))?(/(\\S*))?");
+  private static final Pattern S3 = Pattern.compile("s3://([a-z0-9][a-z0-9.-]*[a-z0-9])(/(\\S*))?");
   private static final Pattern OCI = Pattern.compile(
       "oci://([a-z0-9][a-z0-9.-]*(:[0-9]+)?)/([a-z0-9][a-z0-9._/-]*?)(:([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?");
   private static final Pattern PVC = Pattern.compile("pvc://([a-z0-9]([-a-z0-9]*[a-z0-9])?)(/(\\S*))?");
@@ -46,13 +50,17 @@ public record StorageUri(Scheme scheme, String authority, String path, String re
       throw new InvalidUriException(field + ": a URI is required");
     }
     Matcher m;
-    if ((m = HF.matcher(uri)).matches()) {
-      String path = m.group(6) == null ? "" : trimSlashes(m.group(6));
-      if (m.group(1) == null && !path.isEmpty()) {
-        throw new InvalidUriException(field + ": \"" + uri + "\": a model repository is hf://org/name[@revision], "
-            + "without a path (paths select files of dataset repositories: hf://datasets/org/name/path)");
-      }
-      return new StorageUri(Scheme.HF, m.group(2), path, m.group(4), m.group(1) != null, uri);
+    if ((m = HF_DATASET.matcher(uri)).matches()) {
+      return new StorageUri(Scheme.HF, m.group(1), m.group(5) == null ? "" : trimSlashes(m.group(5)), m.group(3), true,
+          uri);
+    }
+    if ((m = HF_MODEL.matcher(uri)).matches()) {
+      return new StorageUri(Scheme.HF, m.group(1), "", m.group(3), false, uri);
+    }
+    if (uri.startsWith("hf://") && !uri.startsWith("hf://datasets/") && uri.substring(5).split("/").length > 2
+        && !uri.contains("@")) {
+      throw new InvalidUriException(field + ": \"" + uri + "\": a model repository is hf://org/name[@revision], "
+          + "without a path (paths select files of dataset repositories: hf://datasets/org/name/path)");
     }
     if ((m = S3.matcher(uri)).matches()) {
       return new StorageUri(Scheme.S3, m.group(1), m.group(3) == null ? "" : trimSlashes(m.group(3)), null, false, uri);

@@ -60,6 +60,8 @@ class FetchCommandTest {
     Files.write(src.resolve("corpus.jsonl"), corpus);
     Path ppl = Files.createDirectories(src.resolve("long"));
     Files.write(ppl.resolve("part-0.jsonl"), corpus);
+    Files.writeString(ppl.resolve("README.md"), "# long documents\n"); // a dataset card: not a document
+    Files.writeString(ppl.resolve("dataset_info.json"), "{\n  \"pretty\": true\n}\n");
     Files.write(src.resolve("colors.jsonl"), List.of(
         "{\"context\": \"The grass is\", \"choices\": [\"green.\", \"blue.\"], \"gold\": 0}",
         "{\"context\": \"The sky is\", \"choices\": [\"green.\", \"blue.\"], \"gold\": 1}"));

@@ -188,6 +188,17 @@ public class PublishCommandTest {
     assertThat(other.code()).as(other.err()).isZero();
     assertThat(pvcs.resolve("tiny/README.md")).isRegularFile();
 
+    for (String inside : List.of("pvc://tiny-ws/extended-model", "pvc://tiny-ws/checkpoints/x", "pvc://tiny-ws/.")) {
+      Outcome o = publish(TrainCommandTest.config(tmp, spec("target: " + inside)), ws, "--workspace-uri",
+          "pvc://tiny-ws");
+      assertThat(o.code()).as(inside).isEqualTo(ExitCode.INVALID_CONFIGURATION.code());
+      assertThat(o.err()).as(inside).containsAnyOf("which a stage keeps", "not the claim itself");
+    }
+    Outcome whole = publish(TrainCommandTest.config(tmp, spec("target: file://" + ws.getParent())), ws);
+    assertThat(whole.code()).isEqualTo(ExitCode.INVALID_CONFIGURATION.code());
+    assertThat(whole.err()).contains("is the workspace or holds it");
+    assertThat(ws.resolve("extended-model/model.safetensors")).isRegularFile();
+
     Outcome unmounted = publish(TrainCommandTest.config(tmp, spec("target: pvc://elsewhere/tiny")), ws,
         "--workspace-uri", "pvc://tiny-ws", "--pvc-dir", pvcs.getParent().toString());
     assertThat(unmounted.code()).isEqualTo(ExitCode.INVALID_CONFIGURATION.code());

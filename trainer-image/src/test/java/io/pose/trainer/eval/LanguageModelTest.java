@@ -74,6 +74,23 @@ class LanguageModelTest {
     }
   }
 
+  /** Under bf16 autocast the cache path runs (values widened in the engine) and stays near the fp32 numbers. */
+  @ParameterizedTest
+  @ValueSource(strings = {"llama", "mistral-swa"})
+  void blocksOverTheCacheRunUnderBf16(String name) throws IOException {
+    Path dir = TinyModels.directory(name, tmp);
+    int[] ids = randomIds(40, 3);
+    double fp32;
+    try (LanguageModel model = LanguageModel.load(dir, ComputeType.FP32, 7)) {
+      fp32 = model.score(ids, 1).sum();
+    }
+    try (LanguageModel model = LanguageModel.load(dir, ComputeType.BF16, 7)) {
+      double bf16 = model.score(ids, 1).sum();
+      assertThat(bf16).isCloseTo(fp32, Offset.offset(0.05 * Math.abs(fp32)));
+      assertThat(model.greedy(ids, 5)).hasSizeBetween(1, 5);
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"llama", "mistral-swa"})
   void greedyDecodingOverTheCachePicksWhatAFullForwardPicks(String name) throws IOException {
