@@ -108,6 +108,8 @@ public final class EvalStage {
     try (LanguageModel extended = load(extendedDir, options);
         LanguageModel baseModel = compare ? load(baseDir, options) : null) {
       log.printf(Locale.ROOT, "evaluating %s%s%n", extendedDir, compare ? " and the base model " + baseDir : "");
+      io.pose.trainer.fetch.FetchManifest.read(baseDir).ifPresent(m -> log.printf(Locale.ROOT,
+          "base model: %s at revision %s%n", m.source(), m.revision()));
       if (e.getPasskey() != null) {
         passkey(e.getPasskey(), spec.getTargetContextLength(), extended, baseModel, results, options, resource);
       }
