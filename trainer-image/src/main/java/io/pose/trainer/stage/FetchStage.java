@@ -137,25 +137,20 @@ public final class FetchStage {
   static final java.util.regex.Pattern METADATA = java.util.regex.Pattern.compile(
       "(readme|license|licence|notice|citation)(\\..*)?|dataset_infos?\\.json|dataset_dict\\.json|state\\.json");
 
-  /** The data files of a listing for a format; Parquet is named, as it is not read yet. */
+  /** The data files of a listing for a format: JSONL reads JSON-lines and Parquet files. */
   static List<Source.Entry> dataFiles(Source.Listing listing, DataSource.Format format, String uri, String field)
       throws InvalidModelException {
     List<Source.Entry> out = new ArrayList<>();
-    List<String> parquet = new ArrayList<>();
     for (Source.Entry e : listing.entries()) {
       String name = e.path().toLowerCase(Locale.ROOT);
       String file = name.substring(name.lastIndexOf('/') + 1);
       if (listing.entries().size() > 1 && (METADATA.matcher(file).matches() || file.startsWith("."))) {
         continue; // a dataset repository's card, licence and metadata are not documents
       }
-      if (name.endsWith(".parquet")) {
-        parquet.add(e.path());
-        continue;
-      }
       boolean fits = switch (format) {
-        case JSONL -> name.endsWith(".jsonl") || name.endsWith(".json");
+        case JSONL -> name.endsWith(".jsonl") || name.endsWith(".json") || name.endsWith(".parquet");
         case TEXT -> name.endsWith(".txt") || name.endsWith(".md") || !name.contains(".");
-        case TOKENS -> true;
+        case TOKENS -> !name.endsWith(".parquet"); // records, not token files
       };
       // a source naming one file is taken as it is, whatever its name
       if (fits || listing.entries().size() == 1) {
@@ -164,9 +159,7 @@ public final class FetchStage {
     }
     if (out.isEmpty()) {
       throw new InvalidModelException(field + ": " + uri + " (revision " + listing.revision() + ") holds no "
-          + format.name().toLowerCase(Locale.ROOT) + " files" + (parquet.isEmpty() ? "" : "; it has Parquet files ("
-              + String.join(", ", parquet.subList(0, Math.min(3, parquet.size()))) + "), which the trainer does not "
-              + "read yet: give the JSONL export of the dataset"));
+          + format.name().toLowerCase(Locale.ROOT) + " files");
     }
     return out;
   }
