@@ -76,7 +76,7 @@ public final class MultipleChoice {
   }
 
   /**
-   * Reads a task's JSONL file(s) into questions with shots solved examples before each.
+   * Reads a task's records (JSON-lines or Parquet files) into questions with shots solved examples before each.
    *
    * @throws DataException for a record without the layout's fields, naming the file, line and field
    */
