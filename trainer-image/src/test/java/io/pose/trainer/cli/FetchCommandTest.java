@@ -43,6 +43,10 @@ class FetchCommandTest {
 
   /** Sources as a user keeps them: a model directory, a corpus file, evaluation files. */
   Path sources() throws IOException {
+    return sources(tmp);
+  }
+
+  static Path sources(Path tmp) throws IOException {
     Path src = tmp.resolve("sources");
     Path model = Files.createDirectories(src.resolve("llama"));
     for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {

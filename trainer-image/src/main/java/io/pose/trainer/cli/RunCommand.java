@@ -1,0 +1,151 @@
+package io.pose.trainer.cli;
+
+import io.pose.api.contract.TrainerContract.ExitCode;
+import io.pose.api.progress.EvaluationResults;
+import io.pose.api.progress.FetchReport;
+import io.pose.api.progress.PublishReport;
+import io.pose.api.v1alpha1.ContextExtension;
+import io.pose.trainer.eval.LanguageModel;
+import io.pose.trainer.fetch.Sources;
+import io.pose.trainer.kernels.ComputeType;
+import io.pose.trainer.progress.ConsoleProgress;
+import io.pose.trainer.progress.JsonLinesProgress;
+import io.pose.trainer.progress.ProgressListener;
+import io.pose.trainer.publish.PublishTargets;
+import io.pose.trainer.stage.EvalStage;
+import io.pose.trainer.stage.FetchStage;
+import io.pose.trainer.stage.PublishStage;
+import io.pose.trainer.stage.StageException;
+import io.pose.trainer.stage.TrainStage;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code pose run -f <spec>}: the whole pipeline in one process, as the operator runs it on a cluster: Fetch, Train,
+ * Evaluate (when the spec measures anything) and Publish (when it names a target), in one local workspace. A second
+ * run resumes: the fetch finds its cache, training its newest checkpoint.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true, versionProvider = Version.class,
+    description = "Runs fetch, train, eval and publish for a ContextExtension in this process (no cluster needed).",
+    exitCodeListHeading = "%nExit codes (those of the stage that failed):%n",
+    exitCodeList = {"0:done", "1:runtime failure: running again resumes", "2:invalid configuration",
+        "3:missing or unusable input", "4:credentials missing or rejected", "5:quality gate failed"})
+final class RunCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = {"-f", "--file"}, required = true, paramLabel = "<file>",
+      description = "The ContextExtension (YAML or JSON).")
+  Path file;
+
+  @Option(names = "--workspace", paramLabel = "<dir>",
+      description = "The workspace (default: .pose/<metadata.name> in the current directory).")
+  Path workspace;
+
+  @Option(names = "--secrets-dir", paramLabel = "<dir>", defaultValue = "${env:POSE_SECRETS_DIR:-${sys:user.home}"
+      + "/.config/pose/secrets}", description = "One directory per credentials Secret the spec names, one file per "
+          + "key (default: $POSE_SECRETS_DIR, else ${DEFAULT-VALUE}).")
+  Path secretsDir;
+
+  @Option(names = "--parallel", paramLabel = "<n>", defaultValue = "8", description = "Downloads at once.")
+  int parallel;
+
+  @Option(names = "--hf-endpoint", paramLabel = "<url>", defaultValue = "${env:HF_ENDPOINT:-https://huggingface.co}",
+      description = "The Hugging Face Hub (default: $HF_ENDPOINT, else ${DEFAULT-VALUE}).")
+  java.net.URI hubEndpoint;
+
+  @Option(names = "--progress", paramLabel = "<style>", defaultValue = "auto",
+      description = "Training progress: auto, bar, lines or none. Default: ${DEFAULT-VALUE}.")
+  TrainCommand.ProgressStyle progress;
+
+  @Option(names = "--block", paramLabel = "<tokens>", defaultValue = "" + LanguageModel.DEFAULT_BLOCK,
+      description = "Tokens per block of evaluation inference. Default: ${DEFAULT-VALUE}.")
+  int block;
+
+  @Override
+  public Integer call() {
+    PrintWriter err = spec.commandLine().getErr();
+    PrintWriter out = spec.commandLine().getOut();
+    ContextExtension resource;
+    try {
+      resource = Commands.read(file, err);
+    } catch (Commands.ConfigError e) {
+      return e.exitCode;
+    }
+    Path ws = (workspace != null ? workspace : Path.of(".pose", resource.getMetadata().getName()))
+        .toAbsolutePath().normalize();
+    out.printf(Locale.ROOT, "workspace: %s%n", ws);
+    String stage = "fetch";
+    List<ProgressListener> listeners = new ArrayList<>();
+    try {
+      header(out, "fetch");
+      FetchReport fetched = FetchStage.run(resource, new FetchStage.Options(ws, secretsDir, null, parallel, out,
+          Sources.standard(ws, null, ws.resolve("pvc"), hubEndpoint)));
+      out.printf(Locale.ROOT, "base model at revision %s, original context %d%n", fetched.getModelRevision(),
+          fetched.getOriginalContextLength());
+
+      stage = "train";
+      header(out, stage);
+      switch (progress) {
+        case AUTO -> listeners.add(new ConsoleProgress(out, System.console() != null, Duration.ofSeconds(10)));
+        case BAR -> listeners.add(new ConsoleProgress(out, true, Duration.ZERO));
+        case LINES -> listeners.add(new ConsoleProgress(out, false, Duration.ofSeconds(10)));
+        case NONE -> { }
+      }
+      listeners.add(new JsonLinesProgress(ws.resolve(io.pose.api.contract.TrainerContract.Workspace.LOGS)));
+      TrainStage.Result trained = TrainStage.run(resource, new TrainStage.Options(ws, null, out, listeners, null));
+      if (trained.extendedModel() == null) {
+        return Commands.fail(err, ExitCode.RUNTIME_FAILURE, "training stopped at step " + trained.stepsDone() + " of "
+            + trained.totalSteps() + "; run again to resume");
+      }
+
+      if (resource.getSpec().getEvaluation() != null && resource.getSpec().getEvaluation().hasAny()) {
+        stage = "eval";
+        header(out, stage);
+        EvaluationResults results = EvalStage.run(resource, new EvalStage.Options(ws, out, r -> { }, block,
+            ComputeType.FP32));
+        if (results.getPasskeyAccuracyAtTarget() != null) {
+          out.printf(Locale.ROOT, "passkey accuracy at %d tokens: %.1f%%%n",
+              resource.getSpec().getTargetContextLength(), 100 * results.getPasskeyAccuracyAtTarget());
+        }
+      }
+
+      if (resource.getSpec().getPublish() != null) {
+        stage = "publish";
+        header(out, stage);
+        PublishReport published = PublishStage.run(resource, new PublishStage.Options(ws, secretsDir, out,
+            PublishTargets.standard(ws, null, ws.resolve("pvc"),
+                io.pose.trainer.publish.OciTarget.DEFAULT_BASE_IMAGE, hubEndpoint)));
+        out.printf(Locale.ROOT, "done: %s%n", published.getPublishedUri());
+      } else {
+        out.printf(Locale.ROOT, "done: %s%n", trained.extendedModel());
+      }
+      out.flush();
+      return ExitCode.OK.code();
+    } catch (StageException e) {
+      return Commands.fail(err, e.exitCode(), stage + ": " + e.getMessage());
+    } catch (Exception e) {
+      err.println("error: the " + stage + " stage failed (running again resumes):");
+      e.printStackTrace(err);
+      err.flush();
+      return ExitCode.RUNTIME_FAILURE.code();
+    } finally {
+      listeners.forEach(ProgressListener::close);
+    }
+  }
+
+  private static void header(PrintWriter out, String stage) {
+    out.printf(Locale.ROOT, "%n== %s ==%n", stage);
+    out.flush();
+  }
+}
