@@ -1,7 +1,5 @@
 package io.pose.trainer.cli;
 
-import io.pose.api.contract.TrainerContract;
-import io.pose.api.contract.TrainerContract.Env;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.contract.TrainerContract.Workspace;
 import io.pose.api.progress.EvaluationResults;
@@ -13,18 +11,18 @@ import io.pose.trainer.progress.ProgressConfigMap;
 import io.pose.trainer.stage.EvalStage;
 import io.pose.trainer.stage.StageException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code pose eval}: the Evaluate stage. */
 @Command(name = "eval", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = {"Measures passkey retrieval, perplexity and benchmarks on the extended model (and the base model).",
-        "Reads <workspace>/" + Workspace.EXTENDED_MODEL + ", <workspace>/" + Workspace.BASE_MODEL + " and <workspace>/"
-            + Workspace.EVAL_DATA + ", writes <workspace>/" + Workspace.EVAL_RESULTS
+        "Reads <stage.workspace>/" + Workspace.EXTENDED_MODEL + ", <stage.workspace>/" + Workspace.BASE_MODEL + " and <stage.workspace>/"
+            + Workspace.EVAL_DATA + ", writes <stage.workspace>/" + Workspace.EVAL_RESULTS
             + " (results.json, results.md, plots)."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:done", "1:runtime failure: a restart may help", "2:invalid configuration",
@@ -37,14 +35,11 @@ final class EvalCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = TrainerContract.CONFIG_FLAG, required = true, paramLabel = "<file>",
-      description = "The ContextExtension (YAML or JSON): a spec file, or the rendered config a stage pod mounts at "
-          + TrainerContract.CONFIG_PATH + ".")
-  Path config;
+  @Mixin
+  StageOptions stage = new StageOptions();
 
-  @Option(names = "--workspace", paramLabel = "<dir>", defaultValue = "${env:POSE_WORKSPACE:-"
-      + TrainerContract.WORKSPACE_DIR + "}", description = "The workspace (default: $POSE_WORKSPACE or ${DEFAULT-VALUE}).")
-  Path workspace;
+  @Mixin
+  ProgressOptions reporting = new ProgressOptions();
 
   @Option(names = "--block", paramLabel = "<tokens>", defaultValue = "" + LanguageModel.DEFAULT_BLOCK,
       description = "Tokens per block of inference: attention memory grows with block x length. Default: ${DEFAULT-VALUE}.")
@@ -54,22 +49,13 @@ final class EvalCommand implements Callable<Integer> {
       description = "Precision of the matrix products: fp32, bf16 or fp16. Default: ${DEFAULT-VALUE}.")
   ComputeType precision;
 
-  @Option(names = "--progress-configmap", paramLabel = "<name>", defaultValue = "${env:" + Env.PROGRESS_CONFIGMAP + "}",
-      description = "Report results into this ConfigMap's eval.json (the progress protocol). Default: $"
-          + Env.PROGRESS_CONFIGMAP + ", else none.")
-  String progressConfigMap;
-
-  @Option(names = "--namespace", paramLabel = "<namespace>", defaultValue = "${env:" + Env.NAMESPACE + "}",
-      description = "Namespace of the progress ConfigMap. Default: $" + Env.NAMESPACE + ", else the client's.")
-  String namespace;
-
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
     PrintWriter out = spec.commandLine().getOut();
     ContextExtension resource;
     try {
-      resource = Commands.read(config, err);
+      resource = Commands.read(stage.config, err);
     } catch (Commands.ConfigError e) {
       return e.exitCode;
     }
@@ -78,9 +64,9 @@ final class EvalCommand implements Callable<Integer> {
     }
     ProgressConfigMap configMap = null;
     try {
-      configMap = Commands.progressConfigMap(progressConfigMap, namespace, Stage.EVALUATE, out);
+      configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace, Stage.EVALUATE, out);
       ProgressConfigMap target = configMap;
-      EvaluationResults results = EvalStage.run(resource, new EvalStage.Options(workspace, out,
+      EvaluationResults results = EvalStage.run(resource, new EvalStage.Options(stage.workspace, out,
           r -> {
             if (target != null) {
               target.write(r, ATTEMPTS);

@@ -1,7 +1,5 @@
 package io.pose.trainer.cli;
 
-import io.pose.api.contract.TrainerContract;
-import io.pose.api.contract.TrainerContract.Env;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.contract.TrainerContract.Workspace;
 import io.pose.api.progress.PublishReport;
@@ -12,10 +10,10 @@ import io.pose.trainer.publish.PublishTargets;
 import io.pose.trainer.stage.PublishStage;
 import io.pose.trainer.stage.StageException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -23,7 +21,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "publish", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = {"Publishes the extended model, its model card, training configuration and evaluation results to "
         + "spec.publish.target (hf://, s3://, oci://, pvc:// or file://).",
-        "Reads <workspace>/" + Workspace.EXTENDED_MODEL + " and <workspace>/" + Workspace.EVAL_RESULTS + "."},
+        "Reads <stage.workspace>/" + Workspace.EXTENDED_MODEL + " and <stage.workspace>/" + Workspace.EVAL_RESULTS + "."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:published", "1:runtime failure (network, target errors): a restart may help",
         "2:invalid configuration (spec, target URI)", "3:missing or unreadable input (model, results)",
@@ -36,49 +34,20 @@ final class PublishCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = TrainerContract.CONFIG_FLAG, required = true, paramLabel = "<file>",
-      description = "The ContextExtension (YAML or JSON): a spec file, or the rendered config a stage pod mounts at "
-          + TrainerContract.CONFIG_PATH + ".")
-  Path config;
+  @Mixin
+  StageOptions stage = new StageOptions();
 
-  @Option(names = "--workspace", paramLabel = "<dir>", defaultValue = "${env:POSE_WORKSPACE:-"
-      + TrainerContract.WORKSPACE_DIR + "}", description = "The workspace (default: $POSE_WORKSPACE or ${DEFAULT-VALUE}).")
-  Path workspace;
+  @Mixin
+  ProgressOptions reporting = new ProgressOptions();
 
-  @Option(names = "--secrets-dir", paramLabel = "<dir>", defaultValue = "${env:" + Env.SECRETS_DIR + ":-"
-      + TrainerContract.SECRETS_DIR + "}",
-      description = "Where credentials Secrets are mounted, one directory per Secret (default: $" + Env.SECRETS_DIR
-          + " or ${DEFAULT-VALUE}).")
-  Path secretsDir;
-
-  @Option(names = "--workspace-uri", paramLabel = "<uri>", defaultValue = "${env:" + Env.WORKSPACE_URI + "}",
-      description = "The workspace as pvc://claim, so that pvc:// targets on the same claim land in the workspace. "
-          + "Default: $" + Env.WORKSPACE_URI + ".")
-  String workspaceUri;
-
-  @Option(names = "--pvc-dir", paramLabel = "<dir>", defaultValue = TrainerContract.PVC_DIR,
-      description = "Where other claims named by pvc:// targets are mounted. Default: ${DEFAULT-VALUE}.")
-  Path pvcDir;
+  @Mixin
+  StorageOptions storage = new StorageOptions();
 
   @Option(names = "--modelcar-base", paramLabel = "<image>", defaultValue = "${env:POSE_MODELCAR_BASE:-"
       + io.pose.trainer.publish.OciTarget.DEFAULT_BASE_IMAGE + "}",
       description = "Base image of oci:// (KServe ModelCar) images; it needs a shell for KServe's sidecar. Default: "
           + "$POSE_MODELCAR_BASE, else ${DEFAULT-VALUE}.")
   String modelCarBase;
-
-  @Option(names = "--hf-endpoint", paramLabel = "<url>", defaultValue = "${env:HF_ENDPOINT:-"
-      + "https://huggingface.co}", description = "The Hugging Face Hub of hf:// targets (a mirror or a private Hub). "
-          + "Default: $HF_ENDPOINT, else ${DEFAULT-VALUE}.")
-  java.net.URI hubEndpoint;
-
-  @Option(names = "--progress-configmap", paramLabel = "<name>", defaultValue = "${env:" + Env.PROGRESS_CONFIGMAP + "}",
-      description = "Report the published location into this ConfigMap's publish.json. Default: $"
-          + Env.PROGRESS_CONFIGMAP + ", else none.")
-  String progressConfigMap;
-
-  @Option(names = "--namespace", paramLabel = "<namespace>", defaultValue = "${env:" + Env.NAMESPACE + "}",
-      description = "Namespace of the progress ConfigMap. Default: $" + Env.NAMESPACE + ", else the client's.")
-  String namespace;
 
 
   @Override
@@ -87,15 +56,15 @@ final class PublishCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     ContextExtension resource;
     try {
-      resource = Commands.read(config, err);
+      resource = Commands.read(stage.config, err);
     } catch (Commands.ConfigError e) {
       return e.exitCode;
     }
     ProgressConfigMap configMap = null;
     try {
-      PublishTargets.Factory factory = PublishTargets.standard(workspace, workspaceUri, pvcDir, modelCarBase, hubEndpoint);
-      PublishReport report = PublishStage.run(resource, new PublishStage.Options(workspace, secretsDir, out, factory));
-      configMap = Commands.progressConfigMap(progressConfigMap, namespace, Stage.PUBLISH, out);
+      PublishTargets.Factory factory = PublishTargets.standard(stage.workspace, stage.workspaceUri, storage.pvcDir, modelCarBase, storage.hubEndpoint);
+      PublishReport report = PublishStage.run(resource, new PublishStage.Options(stage.workspace, storage.secretsDir, out, factory));
+      configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace, Stage.PUBLISH, out);
       if (configMap != null) {
         configMap.write(report, ATTEMPTS);
       }

@@ -1,6 +1,5 @@
 package io.pose.trainer.cli;
 
-import io.pose.api.contract.TrainerContract;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.contract.TrainerContract.Workspace;
 import io.pose.api.v1alpha1.ContextExtension;
@@ -15,21 +14,21 @@ import io.pose.trainer.progress.ProgressListener;
 import io.pose.trainer.stage.StageException;
 import io.pose.trainer.stage.TrainStage;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code pose train}: the Train stage. */
 @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Version.class,
-    description = {"PoSE-trains the base model in the workspace and writes the extended model.",
-        "Reads <workspace>/" + Workspace.BASE_MODEL + " and <workspace>/" + Workspace.TRAINING_DATA + ", writes <workspace>/"
-            + Workspace.CHECKPOINTS + " (resuming from the newest) and <workspace>/" + Workspace.EXTENDED_MODEL + "."},
+    description = {"PoSE-trains the base model in the stage.workspace and writes the extended model.",
+        "Reads <stage.workspace>/" + Workspace.BASE_MODEL + " and <stage.workspace>/" + Workspace.TRAINING_DATA + ", writes <stage.workspace>/"
+            + Workspace.CHECKPOINTS + " (resuming from the newest) and <stage.workspace>/" + Workspace.EXTENDED_MODEL + "."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:done (or stopped at --stop-after-steps)", "1:runtime failure: a restart may help",
         "2:invalid configuration", "3:missing or unreadable input (model, data, checkpoint)"})
@@ -44,14 +43,11 @@ final class TrainCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = TrainerContract.CONFIG_FLAG, required = true, paramLabel = "<file>",
-      description = "The ContextExtension (YAML or JSON): a spec file, or the rendered config a stage pod mounts at "
-          + TrainerContract.CONFIG_PATH + ".")
-  Path config;
+  @Mixin
+  StageOptions stage = new StageOptions();
 
-  @Option(names = "--workspace", paramLabel = "<dir>", defaultValue = "${env:POSE_WORKSPACE:-"
-      + TrainerContract.WORKSPACE_DIR + "}", description = "The workspace (default: $POSE_WORKSPACE or ${DEFAULT-VALUE}).")
-  Path workspace;
+  @Mixin
+  ProgressOptions reporting = new ProgressOptions();
 
   @Option(names = "--stop-after-steps", paramLabel = "<n>",
       description = "Stop after step n (its checkpoint is written); the next run resumes from there.")
@@ -70,27 +66,13 @@ final class TrainCommand implements Callable<Integer> {
           + Env.METRICS_PORT + ", else none.")
   Integer metricsPort;
 
-  @Option(names = "--progress-configmap", paramLabel = "<name>", defaultValue = "${env:" + Env.PROGRESS_CONFIGMAP + "}",
-      description = "Report progress into this ConfigMap's train.json (the progress protocol). Default: $"
-          + Env.PROGRESS_CONFIGMAP + ", else none.")
-  String progressConfigMap;
-
-  @Option(names = "--namespace", paramLabel = "<namespace>", defaultValue = "${env:" + Env.NAMESPACE + "}",
-      description = "Namespace of the progress ConfigMap. Default: $" + Env.NAMESPACE + ", else the client's.")
-  String namespace;
-
-  @Option(names = "--workspace-uri", paramLabel = "<uri>", defaultValue = "${env:" + Env.WORKSPACE_URI + "}",
-      description = "The workspace as a URI (pvc://claim), for the model location reported. Default: $"
-          + Env.WORKSPACE_URI + ", else a file URI.")
-  String workspaceUri;
-
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
     PrintWriter out = spec.commandLine().getOut();
     ContextExtension resource;
     try {
-      resource = Commands.read(config, err);
+      resource = Commands.read(stage.config, err);
     } catch (Commands.ConfigError e) {
       return e.exitCode;
     }
@@ -103,7 +85,7 @@ final class TrainCommand implements Callable<Integer> {
         case LINES -> listeners.add(new ConsoleProgress(out, false, Duration.ofMillis((long) (logInterval * 1000))));
         case NONE -> { }
       }
-      listeners.add(new JsonLinesProgress(workspace.resolve(Workspace.LOGS)));
+      listeners.add(new JsonLinesProgress(stage.workspace.resolve(Workspace.LOGS)));
       String run = resource.getMetadata().getName();
       if (metricsPort != null) {
         PrometheusEndpoint metrics = new PrometheusEndpoint(metricsPort, run);
@@ -111,14 +93,14 @@ final class TrainCommand implements Callable<Integer> {
         out.printf("metrics: http://0.0.0.0:%d/metrics%n", metrics.port());
       }
       String rank = System.getenv(Env.NODE_RANK);
-      if (progressConfigMap != null && !progressConfigMap.isBlank() && (rank == null || rank.equals("0"))) {
+      if (reporting.configMap != null && !reporting.configMap.isBlank() && (rank == null || rank.equals("0"))) {
         KubernetesClient client = new KubernetesClientBuilder().build();
-        String ns = namespace != null && !namespace.isBlank() ? namespace : client.getNamespace();
-        listeners.add(new ConfigMapProgress(client, ns, progressConfigMap, PROGRESS_INTERVAL, out));
-        out.printf("progress: ConfigMap %s/%s, key %s%n", ns, progressConfigMap, "train.json");
+        String ns = reporting.namespace != null && !reporting.namespace.isBlank() ? reporting.namespace : client.getNamespace();
+        listeners.add(new ConfigMapProgress(client, ns, reporting.configMap, PROGRESS_INTERVAL, out));
+        out.printf("progress: ConfigMap %s/%s, key %s%n", ns, reporting.configMap, "train.json");
       }
       TrainStage.Result result = TrainStage.run(resource,
-          new TrainStage.Options(workspace, stopAfterSteps, out, listeners, workspaceUri));
+          new TrainStage.Options(stage.workspace, stopAfterSteps, out, listeners, stage.workspaceUri));
       return result.stepsDone() >= result.totalSteps() || stopAfterSteps != null ? ExitCode.OK.code()
           : ExitCode.RUNTIME_FAILURE.code();
     } catch (StageException e) {

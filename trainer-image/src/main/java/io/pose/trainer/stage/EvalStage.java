@@ -21,7 +21,6 @@ import io.pose.core.hf.HfConfigs;
 import io.pose.core.hf.ModelConfig;
 import io.pose.trainer.data.DataException;
 import io.pose.trainer.data.TextRecords;
-import io.pose.trainer.data.TokenFile;
 import io.pose.trainer.eval.EvalReport;
 import io.pose.trainer.eval.LanguageModel;
 import io.pose.trainer.eval.MultipleChoice;
