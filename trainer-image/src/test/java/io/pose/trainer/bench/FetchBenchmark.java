@@ -132,14 +132,7 @@ public final class FetchBenchmark {
   }
 
   static void write(String table) throws IOException {
-    Path file = TrainerBenchmark.repoRoot().resolve("docs/benchmarks.md");
-    String doc = Files.readString(file);
-    String section = BEGIN + "\n" + table + END;
-    int b = doc.indexOf(BEGIN);
-    int e = doc.indexOf(END);
-    doc = b >= 0 && e > b ? doc.substring(0, b) + section + doc.substring(e + END.length())
-        : doc + "\n## Fetch: download throughput\n\n"
-            + "Written by `trainer-image/src/test/java/io/pose/trainer/bench/FetchBenchmark.java`.\n\n" + section + "\n";
-    Files.writeString(file, doc);
+    TrainerBenchmark.writeSection(BEGIN, END, "Fetch: download throughput",
+        "Written by `trainer-image/src/test/java/io/pose/trainer/bench/FetchBenchmark.java`.", table);
   }
 }

@@ -368,15 +368,24 @@ public final class TrainerBenchmark {
   }
 
   static void write(String table) throws IOException {
+    writeSection(BEGIN, END, "Trainer: one optimizer step, Java against PyTorch eager", "Written by "
+        + "`trainer-image/src/test/java/io/pose/trainer/bench/TrainerBenchmark.java` (the PyTorch side is "
+        + "`tools/benchmarks/pytorch_train_step.py`). Target: Java within 1.2x of PyTorch eager.", table);
+  }
+
+  /**
+   * Replaces the section between the markers in docs/benchmarks.md with the table, or appends it under the heading
+   * and introduction when the markers are not there yet.
+   */
+  static void writeSection(String begin, String end, String heading, String introduction, String table)
+      throws IOException {
     Path file = repoRoot().resolve("docs/benchmarks.md");
     String doc = Files.readString(file);
-    String section = BEGIN + "\n" + table + END;
-    int b = doc.indexOf(BEGIN);
-    int e = doc.indexOf(END);
-    doc = b >= 0 && e > b ? doc.substring(0, b) + section + doc.substring(e + END.length())
-        : doc + "\n## Trainer: one optimizer step, Java against PyTorch eager\n\n"
-            + "Written by `trainer-image/src/test/java/io/pose/trainer/bench/TrainerBenchmark.java` (the PyTorch side is "
-            + "`tools/benchmarks/pytorch_train_step.py`). Target: Java within 1.2x of PyTorch eager.\n\n" + section + "\n";
+    String section = begin + "\n" + table + end;
+    int b = doc.indexOf(begin);
+    int e = doc.indexOf(end);
+    doc = b >= 0 && e > b ? doc.substring(0, b) + section + doc.substring(e + end.length())
+        : doc + "\n## " + heading + "\n\n" + introduction + "\n\n" + section + "\n";
     Files.writeString(file, doc);
   }
 }
