@@ -15,7 +15,7 @@ public class DataSource {
 
   /** How the documents are stored. */
   public enum Format {
-    /** One JSON object per line; the text is in {@code textField}. */
+    /** Records: one JSON object per line, or Parquet files (by extension); the text is in {@code textField}. */
     @JsonProperty("jsonl") JSONL,
     /** Plain UTF-8 text files; one document per file. */
     @JsonProperty("text") TEXT,
@@ -31,12 +31,12 @@ public class DataSource {
   @JsonPropertyDescription("hf://datasets/org/name[@revision][/path] | s3://bucket/prefix | pvc://claim/path | file:///path")
   private String source;
 
-  @JsonPropertyDescription("jsonl | text | tokens. Default: " + Defaults.DATA_FORMAT + ".")
+  @JsonPropertyDescription("jsonl (records: JSON-lines or Parquet files) | text | tokens. Default: " + Defaults.DATA_FORMAT + ".")
   private Format format;
 
   @Pattern(Rules.JSON_FIELD_PATTERN)
   @Size(max = 128)
-  @JsonPropertyDescription("JSONL field that holds the text. Default: " + Defaults.DATA_TEXT_FIELD + ".")
+  @JsonPropertyDescription("Field of each record (JSON-lines object or Parquet column) that holds the text. Default: " + Defaults.DATA_TEXT_FIELD + ".")
   private String textField;
 
   @Pattern(Rules.DNS_SUBDOMAIN_PATTERN)
