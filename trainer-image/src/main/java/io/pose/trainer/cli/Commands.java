@@ -8,6 +8,7 @@ import io.pose.api.v1alpha1.ContextExtension;
 import io.pose.api.validation.SpecValidationException;
 import io.pose.api.v1alpha1.Stage;
 import io.pose.trainer.progress.ProgressConfigMap;
+import io.pose.trainer.stage.StageException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.NoSuchFileException;
@@ -45,6 +46,29 @@ final class Commands {
     err.println("(exit " + code.code() + ": " + code.reason() + ")");
     err.flush();
     return code.code();
+  }
+
+  /** A stage's work, returning its exit code. */
+  @FunctionalInterface
+  interface StageBody {
+    int run() throws Exception;
+  }
+
+  /**
+   * Runs a stage: a StageException exits with its contract code and message; anything else is a runtime failure
+   * (exit 1), reported with its stack trace after the given sentence.
+   */
+  static int guard(PrintWriter err, String failure, StageBody body) {
+    try {
+      return body.run();
+    } catch (StageException e) {
+      return fail(err, e.exitCode(), e.getMessage());
+    } catch (Exception e) {
+      err.println("error: " + failure);
+      e.printStackTrace(err);
+      err.flush();
+      return ExitCode.RUNTIME_FAILURE.code();
+    }
   }
 
   /** The stage's key of the progress ConfigMap, or null when no ConfigMap is named. */

@@ -9,7 +9,6 @@ import io.pose.trainer.eval.LanguageModel;
 import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.progress.ProgressConfigMap;
 import io.pose.trainer.stage.EvalStage;
-import io.pose.trainer.stage.StageException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -62,29 +61,17 @@ final class EvalCommand implements Callable<Integer> {
     if (block < 1) {
       return Commands.fail(err, ExitCode.INVALID_CONFIGURATION, "--block must be positive, not " + block);
     }
-    ProgressConfigMap configMap = null;
-    try {
-      configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace, Stage.EVALUATE, out);
-      ProgressConfigMap target = configMap;
-      EvaluationResults results = EvalStage.run(resource, new EvalStage.Options(stage.workspace, out,
-          r -> {
-            if (target != null) {
-              target.write(r, ATTEMPTS);
-            }
-          }, block, precision));
-      out.flush();
-      return Boolean.TRUE.equals(results.getCompleted()) ? ExitCode.OK.code() : ExitCode.RUNTIME_FAILURE.code();
-    } catch (StageException e) {
-      return Commands.fail(err, e.exitCode(), e.getMessage());
-    } catch (Exception e) {
-      err.println("error: the Evaluate stage failed:");
-      e.printStackTrace(err);
-      err.flush();
-      return ExitCode.RUNTIME_FAILURE.code();
-    } finally {
-      if (configMap != null) {
-        configMap.close();
+    return Commands.guard(err, "the Evaluate stage failed:", () -> {
+      try (ProgressConfigMap configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace,
+          Stage.EVALUATE, out)) {
+        EvaluationResults results = EvalStage.run(resource, new EvalStage.Options(stage.workspace, out, r -> {
+          if (configMap != null) {
+            configMap.write(r, ATTEMPTS);
+          }
+        }, block, precision));
+        out.flush();
+        return Boolean.TRUE.equals(results.getCompleted()) ? ExitCode.OK.code() : ExitCode.RUNTIME_FAILURE.code();
       }
-    }
+    });
   }
 }

@@ -8,7 +8,6 @@ import io.pose.api.v1alpha1.Stage;
 import io.pose.trainer.fetch.Sources;
 import io.pose.trainer.progress.ProgressConfigMap;
 import io.pose.trainer.stage.FetchStage;
-import io.pose.trainer.stage.StageException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -60,29 +59,20 @@ final class FetchCommand implements Callable<Integer> {
     if (parallel < 1) {
       return Commands.fail(err, ExitCode.INVALID_CONFIGURATION, "--parallel must be at least 1, not " + parallel);
     }
-    ProgressConfigMap configMap = null;
-    try {
-      FetchReport report = FetchStage.run(resource, new FetchStage.Options(stage.workspace, storage.secretsDir, stage.workspaceUri,
-          parallel, out, Sources.standard(stage.workspace, stage.workspaceUri, storage.pvcDir, storage.hubEndpoint)));
+    return Commands.guard(err, "the Fetch stage failed (a restart resumes the downloads):", () -> {
+      FetchReport report = FetchStage.run(resource, new FetchStage.Options(stage.workspace, storage.secretsDir,
+          stage.workspaceUri, parallel, out, Sources.standard(stage.workspace, stage.workspaceUri, storage.pvcDir,
+              storage.hubEndpoint)));
       out.printf("fetched: %s (revision %s), original context %d%n", report.getModelUri(), report.getModelRevision(),
           report.getOriginalContextLength());
-      configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace, Stage.FETCH, out);
-      if (configMap != null) {
-        configMap.write(report, ATTEMPTS);
+      try (ProgressConfigMap configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace,
+          Stage.FETCH, out)) {
+        if (configMap != null) {
+          configMap.write(report, ATTEMPTS);
+        }
       }
       out.flush();
       return ExitCode.OK.code();
-    } catch (StageException e) {
-      return Commands.fail(err, e.exitCode(), e.getMessage());
-    } catch (Exception e) {
-      err.println("error: the Fetch stage failed (a restart resumes the downloads):");
-      e.printStackTrace(err);
-      err.flush();
-      return ExitCode.RUNTIME_FAILURE.code();
-    } finally {
-      if (configMap != null) {
-        configMap.close();
-      }
-    }
+    });
   }
 }

@@ -8,7 +8,6 @@ import io.pose.api.v1alpha1.Stage;
 import io.pose.trainer.progress.ProgressConfigMap;
 import io.pose.trainer.publish.PublishTargets;
 import io.pose.trainer.stage.PublishStage;
-import io.pose.trainer.stage.StageException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -60,27 +59,20 @@ final class PublishCommand implements Callable<Integer> {
     } catch (Commands.ConfigError e) {
       return e.exitCode;
     }
-    ProgressConfigMap configMap = null;
-    try {
-      PublishTargets.Factory factory = PublishTargets.standard(stage.workspace, stage.workspaceUri, storage.pvcDir, modelCarBase, storage.hubEndpoint);
-      PublishReport report = PublishStage.run(resource, new PublishStage.Options(stage.workspace, storage.secretsDir, out, factory));
-      configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace, Stage.PUBLISH, out);
-      if (configMap != null) {
-        configMap.write(report, ATTEMPTS);
+    return Commands.guard(err, "the Publish stage failed (nothing partial is visible at the target; a restart "
+        + "publishes again):", () -> {
+      PublishTargets.Factory factory = PublishTargets.standard(stage.workspace, stage.workspaceUri, storage.pvcDir,
+          modelCarBase, storage.hubEndpoint);
+      PublishReport report = PublishStage.run(resource, new PublishStage.Options(stage.workspace, storage.secretsDir,
+          out, factory));
+      try (ProgressConfigMap configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace,
+          Stage.PUBLISH, out)) {
+        if (configMap != null) {
+          configMap.write(report, ATTEMPTS);
+        }
       }
       out.flush();
       return ExitCode.OK.code();
-    } catch (StageException e) {
-      return Commands.fail(err, e.exitCode(), e.getMessage());
-    } catch (Exception e) {
-      err.println("error: the Publish stage failed (nothing partial is visible at the target; a restart publishes again):");
-      e.printStackTrace(err);
-      err.flush();
-      return ExitCode.RUNTIME_FAILURE.code();
-    } finally {
-      if (configMap != null) {
-        configMap.close();
-      }
-    }
+    });
   }
 }

@@ -3,15 +3,14 @@ package io.pose.trainer.cli;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.contract.TrainerContract.Workspace;
 import io.pose.api.v1alpha1.ContextExtension;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.pose.api.v1alpha1.Stage;
+import io.pose.trainer.progress.ProgressConfigMap;
 import io.pose.api.contract.TrainerContract.Env;
 import io.pose.trainer.progress.ConfigMapProgress;
 import io.pose.trainer.progress.ConsoleProgress;
 import io.pose.trainer.progress.PrometheusEndpoint;
 import io.pose.trainer.progress.JsonLinesProgress;
 import io.pose.trainer.progress.ProgressListener;
-import io.pose.trainer.stage.StageException;
 import io.pose.trainer.stage.TrainStage;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -77,45 +76,36 @@ final class TrainCommand implements Callable<Integer> {
       return e.exitCode;
     }
     List<ProgressListener> listeners = new ArrayList<>();
-    try {
-      boolean terminal = System.console() != null;
-      switch (progress) {
-        case AUTO -> listeners.add(new ConsoleProgress(out, terminal, Duration.ofMillis((long) (logInterval * 1000))));
-        case BAR -> listeners.add(new ConsoleProgress(out, true, Duration.ZERO));
-        case LINES -> listeners.add(new ConsoleProgress(out, false, Duration.ofMillis((long) (logInterval * 1000))));
-        case NONE -> { }
+    return Commands.guard(err, "the Train stage failed (a restart resumes from the last checkpoint):", () -> {
+      try {
+        boolean terminal = System.console() != null;
+        Duration interval = Duration.ofMillis((long) (logInterval * 1000));
+        switch (progress) {
+          case AUTO -> listeners.add(new ConsoleProgress(out, terminal, interval));
+          case BAR -> listeners.add(new ConsoleProgress(out, true, Duration.ZERO));
+          case LINES -> listeners.add(new ConsoleProgress(out, false, interval));
+          case NONE -> { }
+        }
+        listeners.add(new JsonLinesProgress(stage.workspace.resolve(Workspace.LOGS)));
+        String run = resource.getMetadata().getName();
+        if (metricsPort != null) {
+          PrometheusEndpoint metrics = new PrometheusEndpoint(metricsPort, run);
+          listeners.add(metrics);
+          out.printf("metrics: http://0.0.0.0:%d/metrics%n", metrics.port());
+        }
+        String rank = System.getenv(Env.NODE_RANK);
+        ProgressConfigMap configMap = rank == null || rank.equals("0")
+            ? Commands.progressConfigMap(reporting.configMap, reporting.namespace, Stage.TRAIN, out) : null;
+        if (configMap != null) {
+          listeners.add(new ConfigMapProgress(configMap, PROGRESS_INTERVAL));
+        }
+        TrainStage.Result result = TrainStage.run(resource,
+            new TrainStage.Options(stage.workspace, stopAfterSteps, out, listeners, stage.workspaceUri));
+        return result.stepsDone() >= result.totalSteps() || stopAfterSteps != null ? ExitCode.OK.code()
+            : ExitCode.RUNTIME_FAILURE.code();
+      } finally {
+        listeners.forEach(ProgressListener::close);
       }
-      listeners.add(new JsonLinesProgress(stage.workspace.resolve(Workspace.LOGS)));
-      String run = resource.getMetadata().getName();
-      if (metricsPort != null) {
-        PrometheusEndpoint metrics = new PrometheusEndpoint(metricsPort, run);
-        listeners.add(metrics);
-        out.printf("metrics: http://0.0.0.0:%d/metrics%n", metrics.port());
-      }
-      String rank = System.getenv(Env.NODE_RANK);
-      if (reporting.configMap != null && !reporting.configMap.isBlank() && (rank == null || rank.equals("0"))) {
-        KubernetesClient client = new KubernetesClientBuilder().build();
-        String ns = reporting.namespace != null && !reporting.namespace.isBlank() ? reporting.namespace : client.getNamespace();
-        listeners.add(new ConfigMapProgress(client, ns, reporting.configMap, PROGRESS_INTERVAL, out));
-        out.printf("progress: ConfigMap %s/%s, key %s%n", ns, reporting.configMap, "train.json");
-      }
-      TrainStage.Result result = TrainStage.run(resource,
-          new TrainStage.Options(stage.workspace, stopAfterSteps, out, listeners, stage.workspaceUri));
-      return result.stepsDone() >= result.totalSteps() || stopAfterSteps != null ? ExitCode.OK.code()
-          : ExitCode.RUNTIME_FAILURE.code();
-    } catch (StageException e) {
-      return fail(err, e.exitCode(), e.getMessage());
-    } catch (Exception e) {
-      err.println("error: the Train stage failed (a restart resumes from the last checkpoint):");
-      e.printStackTrace(err);
-      err.flush();
-      return ExitCode.RUNTIME_FAILURE.code();
-    } finally {
-      listeners.forEach(ProgressListener::close);
-    }
-  }
-
-  private static int fail(PrintWriter err, ExitCode code, String message) {
-    return Commands.fail(err, code, message);
+    });
   }
 }

@@ -36,7 +36,16 @@ public final class ConfigMapProgress implements ProgressListener {
    */
   ConfigMapProgress(KubernetesClient client, String namespace, String name, Duration interval, PrintWriter log,
       LongSupplier clock, Duration retryBase) {
-    this.configMap = new ProgressConfigMap(client, namespace, name, Stage.TRAIN, log, retryBase);
+    this(new ProgressConfigMap(client, namespace, name, Stage.TRAIN, log, retryBase), interval, clock);
+  }
+
+  /** Reports into the train.json key of an opened progress ConfigMap (which this closes). */
+  public ConfigMapProgress(ProgressConfigMap configMap, Duration interval) {
+    this(configMap, interval, System::nanoTime);
+  }
+
+  private ConfigMapProgress(ProgressConfigMap configMap, Duration interval, LongSupplier clock) {
+    this.configMap = configMap;
     this.intervalNanos = interval.toNanos();
     this.clock = clock;
   }
