@@ -7,6 +7,7 @@ import io.pose.trainer.fetch.S3Source;
 import io.pose.trainer.fetch.Source;
 import io.pose.trainer.io.AtomicDirectory;
 import io.pose.trainer.storage.Credentials;
+import io.pose.trainer.storage.S3TestServer;
 import io.pose.trainer.storage.StorageUri;
 import io.pose.trainer.storage.hub.LocalHub;
 import java.io.IOException;
@@ -19,12 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import org.gaul.s3proxy.auth.AuthenticationType;
-import org.gaul.s3proxy.junit.S3ProxyJunitCore;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
@@ -71,25 +67,18 @@ public final class FetchBenchmark {
       }
     }
 
-    S3ProxyJunitCore s3server = new S3ProxyJunitCore.Builder().withBlobStoreProvider("transient")
-        .withCredentials(AuthenticationType.AWS_V2_OR_V4, "bench", "bench-secret").build();
-    s3server.beforeEach();
-    try (S3Client s3 = S3Client.builder().endpointOverride(s3server.getUri()).forcePathStyle(true)
-        .region(Region.US_EAST_1).credentialsProvider(StaticCredentialsProvider.create(
-            AwsBasicCredentials.create("bench", "bench-secret"))).build()) {
+    try (S3TestServer s3server = S3TestServer.start("bench", "bench-secret")) {
+      S3Client s3 = s3server.admin();
       s3.createBucket(b -> b.bucket("models"));
       for (Map.Entry<String, byte[]> e : tree.entrySet()) {
         s3.putObject(b -> b.bucket("models").key("bench/" + e.getKey()), RequestBody.fromBytes(e.getValue()));
       }
       tree.clear();
-      Credentials credentials = Credentials.of("s3", Map.of("accessKeyId", "bench", "secretAccessKey", "bench-secret",
-          "endpoint", s3server.getUri().toString(), "region", "us-east-1"));
+      Credentials credentials = Credentials.of("s3", s3server.secretKeys());
       StorageUri uri = StorageUri.parse("s3://models/bench", "bench");
       for (int streams : new int[] {1, 8}) {
         rows.append(row("S3 (s3proxy, in-memory store)", streams, bytes, work, () -> new S3Source(uri, credentials)));
       }
-    } finally {
-      s3server.afterEach();
     }
     String table = String.format(Locale.ROOT, """
         Command: `./mvnw -q -pl trainer-image test-compile exec:exec@fetch-benchmark`  \s

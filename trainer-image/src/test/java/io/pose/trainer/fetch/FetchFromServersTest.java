@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.trainer.cli.Pose;
+import io.pose.trainer.storage.S3TestServer;
 import io.pose.trainer.storage.hub.LocalHub;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -13,16 +14,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.gaul.s3proxy.auth.AuthenticationType;
-import org.gaul.s3proxy.junit.S3ProxyJunitCore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
@@ -34,7 +30,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 class FetchFromServersTest {
 
   static final Path MODEL = Path.of("src/test/resources/tiny-models/llama");
-  static S3ProxyJunitCore s3server;
+  static S3TestServer s3server;
   static S3Client s3;
 
   @TempDir
@@ -42,12 +38,8 @@ class FetchFromServersTest {
 
   @BeforeAll
   static void start() throws Exception {
-    s3server = new S3ProxyJunitCore.Builder().withBlobStoreProvider("transient")
-        .withCredentials(AuthenticationType.AWS_V2_OR_V4, "pose-access", "pose-secret").build();
-    s3server.beforeEach();
-    s3 = S3Client.builder().endpointOverride(s3server.getUri()).forcePathStyle(true).region(Region.US_EAST_1)
-        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("pose-access", "pose-secret")))
-        .build();
+    s3server = S3TestServer.start("pose-access", "pose-secret");
+    s3 = s3server.admin();
     s3.createBucket(b -> b.bucket("models"));
     for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {
       s3.putObject(b -> b.bucket("models").key("tiny/llama/" + f), RequestBody.fromFile(MODEL.resolve(f)));
@@ -58,8 +50,7 @@ class FetchFromServersTest {
 
   @AfterAll
   static void stop() {
-    s3.close();
-    s3server.afterEach();
+    s3server.close();
   }
 
   record Outcome(int code, String out, String err) {}
@@ -155,8 +146,7 @@ class FetchFromServersTest {
 
   @Test
   void fromS3() throws IOException {
-    Path secrets = secret("s3-read", Map.of("accessKeyId", "pose-access", "secretAccessKey", "pose-secret",
-        "endpoint", s3server.getUri().toString(), "region", "us-east-1"));
+    Path secrets = secret("s3-read", s3server.secretKeys());
     Path ws = tmp.resolve("ws");
     String spec = spec("s3://models/tiny/llama", "s3-read", "s3://models/corpora/tiny.jsonl", "s3-read");
     Outcome o = fetch(spec, ws, "--secrets-dir", secrets.toString());
@@ -174,7 +164,7 @@ class FetchFromServersTest {
     assertThat(again.out().split("in the cache", -1)).hasSize(3);
 
     Path wrong = secret("s3-wrong", Map.of("accessKeyId", "pose-access", "secretAccessKey", "not-the-secret",
-        "endpoint", s3server.getUri().toString(), "region", "us-east-1"));
+        "endpoint", s3server.uri().toString(), "region", "us-east-1"));
     Outcome rejected = fetch(spec("s3://models/tiny/llama", "s3-wrong", "s3://models/corpora/tiny.jsonl", "s3-wrong"),
         tmp.resolve("ws2"), "--secrets-dir", wrong.toString());
     assertThat(rejected.code()).isEqualTo(ExitCode.CREDENTIALS_REJECTED.code());

@@ -9,6 +9,7 @@ import io.pose.trainer.publish.PublishTarget.Published;
 import io.pose.trainer.publish.S3Target;
 import io.pose.trainer.storage.Credentials;
 import io.pose.trainer.storage.CredentialsException;
+import io.pose.trainer.storage.S3TestServer;
 import io.pose.trainer.storage.StorageUri;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -30,20 +31,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
-import org.gaul.s3proxy.auth.AuthenticationType;
-import org.gaul.s3proxy.junit.S3ProxyJunitCore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.ResponseInputStream;
-import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
-import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
@@ -63,7 +57,7 @@ class S3SourceTest {
   private static final int PART = 5 << 20;
   private static final S3Source.Settings SETTINGS = new S3Source.Settings(8, 2);
 
-  private static S3ProxyJunitCore server;
+  private static S3TestServer server;
   private static S3Client admin;
   private static final AtomicInteger BUCKETS = new AtomicInteger();
 
@@ -73,25 +67,13 @@ class S3SourceTest {
 
   @BeforeAll
   static void startServer() throws Exception {
-    server = new S3ProxyJunitCore.Builder()
-        .withBlobStoreProvider("transient")
-        .withCredentials(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
-        .build();
-    server.beforeEach();
-    admin = S3Client.builder()
-        .endpointOverride(server.getUri())
-        .forcePathStyle(true)
-        .region(Region.US_EAST_1)
-        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
-        .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-        .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-        .build();
+    server = S3TestServer.start(ACCESS_KEY, SECRET_KEY);
+    admin = server.admin();
   }
 
   @AfterAll
   static void stopServer() {
-    admin.close();
-    server.afterEach();
+    server.close();
   }
 
   @BeforeEach
@@ -323,7 +305,7 @@ class S3SourceTest {
     uploadModel();
     String wrong = "wrong-secret-value-Kd93";
     Credentials credentials = Credentials.of(SECRET_NAME, Map.of("accessKeyId", ACCESS_KEY,
-        "secretAccessKey", wrong, "endpoint", server.getUri().toString(), "region", "us-east-1"));
+        "secretAccessKey", wrong, "endpoint", server.uri().toString(), "region", "us-east-1"));
 
     try (S3Source source = new S3Source(uri(PREFIX), credentials, SETTINGS)) {
       assertThatThrownBy(source::list)
@@ -397,7 +379,7 @@ class S3SourceTest {
 
   private Credentials credentials() {
     return Credentials.of(SECRET_NAME, Map.of("accessKeyId", ACCESS_KEY, "secretAccessKey", SECRET_KEY,
-        "endpoint", server.getUri().toString(), "region", "us-east-1"));
+        "endpoint", server.uri().toString(), "region", "us-east-1"));
   }
 
   private StorageUri uri(String prefix) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.trainer.cli.Pose;
 import io.pose.trainer.cli.PublishCommandTest;
+import io.pose.trainer.storage.S3TestServer;
 import io.pose.trainer.storage.hub.LocalHub;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -19,13 +20,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.gaul.s3proxy.auth.AuthenticationType;
-import org.gaul.s3proxy.junit.S3ProxyJunitCore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
@@ -121,15 +117,10 @@ class PublishToServersTest {
   void toS3() throws Exception {
     Path ws = PublishCommandTest.workspace(tmp.resolve("ws"), 1.0);
     Map<String, byte[]> expected = expectedTree(ws);
-    S3ProxyJunitCore server = new S3ProxyJunitCore.Builder().withBlobStoreProvider("transient")
-        .withCredentials(AuthenticationType.AWS_V2_OR_V4, "pose-access", "pose-secret").build();
-    server.beforeEach();
-    try (S3Client s3 = S3Client.builder().endpointOverride(server.getUri()).forcePathStyle(true)
-        .region(Region.US_EAST_1).credentialsProvider(StaticCredentialsProvider.create(
-            AwsBasicCredentials.create("pose-access", "pose-secret"))).build()) {
+    try (S3TestServer server = S3TestServer.start("pose-access", "pose-secret")) {
+      S3Client s3 = server.admin();
       s3.createBucket(b -> b.bucket("models"));
-      Path secrets = secret("s3-write", Map.of("accessKeyId", "pose-access", "secretAccessKey", "pose-secret",
-          "endpoint", server.getUri().toString(), "region", "us-east-1"));
+      Path secrets = secret("s3-write", server.secretKeys());
       Outcome o = publish(config("target: s3://models/pose/tiny-256\ncredentialsSecret: s3-write"), ws,
           "--secrets-dir", secrets.toString());
       assertThat(o.code()).as(o.err()).isZero();
@@ -147,14 +138,12 @@ class PublishToServersTest {
           .containsExactlyInAnyOrderElementsOf(concat(expected.keySet(), "pose-manifest.json"));
 
       Path wrong = secret("s3-wrong", Map.of("accessKeyId", "pose-access", "secretAccessKey", "not-the-secret",
-          "endpoint", server.getUri().toString(), "region", "us-east-1"));
+          "endpoint", server.uri().toString(), "region", "us-east-1"));
       Outcome rejected = publish(config("target: s3://models/other\ncredentialsSecret: s3-wrong"), ws,
           "--secrets-dir", wrong.toString());
       assertThat(rejected.code()).isEqualTo(ExitCode.CREDENTIALS_REJECTED.code());
       assertThat(rejected.err()).doesNotContain("not-the-secret");
       assertThat(s3.listObjectsV2(b -> b.bucket("models").prefix("other")).contents()).isEmpty();
-    } finally {
-      server.afterEach();
     }
   }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.pose.trainer.publish.PublishTarget.Published;
 import io.pose.trainer.storage.Credentials;
 import io.pose.trainer.storage.CredentialsException;
+import io.pose.trainer.storage.S3TestServer;
 import io.pose.trainer.storage.StorageUri;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
@@ -23,20 +24,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
-import org.gaul.s3proxy.auth.AuthenticationType;
-import org.gaul.s3proxy.junit.S3ProxyJunitCore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
-import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Object;
@@ -54,7 +48,7 @@ class S3TargetTest {
   private static final long PART = 5L << 20;
   private static final S3Target.Settings SETTINGS = new S3Target.Settings(PART, 3, 2);
 
-  private static S3ProxyJunitCore server;
+  private static S3TestServer server;
   private static S3Client admin;
   private static final AtomicInteger BUCKETS = new AtomicInteger();
 
@@ -64,25 +58,13 @@ class S3TargetTest {
 
   @BeforeAll
   static void startServer() throws Exception {
-    server = new S3ProxyJunitCore.Builder()
-        .withBlobStoreProvider("transient")
-        .withCredentials(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
-        .build();
-    server.beforeEach();
-    admin = S3Client.builder()
-        .endpointOverride(server.getUri())
-        .forcePathStyle(true)
-        .region(Region.US_EAST_1)
-        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
-        .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-        .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-        .build();
+    server = S3TestServer.start(ACCESS_KEY, SECRET_KEY);
+    admin = server.admin();
   }
 
   @AfterAll
   static void stopServer() {
-    admin.close();
-    server.afterEach();
+    server.close();
   }
 
   @BeforeEach
@@ -164,7 +146,7 @@ class S3TargetTest {
     Path tree = tree("v1");
     String wrong = "wrong-secret-value-Kd93";
     Credentials credentials = Credentials.of(SECRET_NAME, Map.of("accessKeyId", ACCESS_KEY,
-        "secretAccessKey", wrong, "endpoint", server.getUri().toString(), "region", "us-east-1"));
+        "secretAccessKey", wrong, "endpoint", server.uri().toString(), "region", "us-east-1"));
 
     assertThatThrownBy(() -> target(credentials).publish(tree, "wrong key"))
         .isInstanceOf(CredentialsException.class)
@@ -179,7 +161,7 @@ class S3TargetTest {
   void anUnknownAccessKeyIsRejectedCredentials() throws Exception {
     Path tree = tree("v1");
     Credentials credentials = Credentials.of(SECRET_NAME, Map.of("accessKeyId", "nobody",
-        "secretAccessKey", SECRET_KEY, "endpoint", server.getUri().toString()));
+        "secretAccessKey", SECRET_KEY, "endpoint", server.uri().toString()));
 
     assertThatThrownBy(() -> target(credentials).publish(tree, "unknown key"))
         .isInstanceOf(CredentialsException.class)
@@ -192,7 +174,7 @@ class S3TargetTest {
   void aSecretWithoutTheSecretAccessKeyNamesTheMissingKey() throws Exception {
     Path tree = tree("v1");
     Credentials credentials = Credentials.of(SECRET_NAME, Map.of("accessKeyId", ACCESS_KEY,
-        "endpoint", server.getUri().toString()));
+        "endpoint", server.uri().toString()));
 
     assertThatThrownBy(() -> target(credentials).publish(tree, "half a key"))
         .isInstanceOf(CredentialsException.class)
@@ -204,7 +186,7 @@ class S3TargetTest {
     Path tree = tree("v1");
     // the Secret names only the store; the SDK's chain finds the keys (here in system properties, on a pod in the
     // web identity token or the container role)
-    Credentials storeOnly = Credentials.of("s3-endpoint", Map.of("endpoint", server.getUri().toString()));
+    Credentials storeOnly = Credentials.of("s3-endpoint", Map.of("endpoint", server.uri().toString()));
     System.setProperty("aws.accessKeyId", ACCESS_KEY);
     System.setProperty("aws.secretAccessKey", SECRET_KEY);
     try {
@@ -401,7 +383,7 @@ class S3TargetTest {
 
   private Credentials credentials() {
     return Credentials.of(SECRET_NAME, Map.of("accessKeyId", ACCESS_KEY, "secretAccessKey", SECRET_KEY,
-        "endpoint", server.getUri().toString(), "region", "us-east-1"));
+        "endpoint", server.uri().toString(), "region", "us-east-1"));
   }
 
   private S3Target target(Credentials credentials) {
