@@ -1,26 +1,26 @@
 package io.pose.trainer.dist;
 
-import ai.djl.ndarray.NDArray;
-import io.pose.trainer.kernels.NativeMemory;
-import java.nio.FloatBuffer;
 import java.time.Duration;
-import java.util.concurrent.BrokenBarrierException;
-import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.Phaser;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Ranks as threads of one process, exchanging through shared memory: the CPU counterpart of NCCL, for data
- * parallelism on one machine and for testing everything that runs behind {@link Collective}. Sums are taken in
- * rank order, so every rank gets bit-identical results. A rank that fails calls {@link #abort()}: the others stop
- * waiting with an exception instead of hanging; a rank that does not arrive within the timeout does the same.
+ * Ranks as threads of one process, exchanging through shared memory: data parallelism and ZeRO on one machine's
+ * CPU (or on one GPU shared by thread ranks, for testing), and the reference that the other backends are tested
+ * against. Sums are taken in rank order, so every rank gets bit-identical results. A rank that fails calls
+ * {@link #abort()} (or its member's {@link Collective#abort}): the others stop waiting with an exception instead of
+ * hanging; a rank that does not arrive within the timeout does the same.
  */
 public final class InProcessGroup {
 
   private final int size;
-  private final CyclicBarrier barrier;
+  /** Terminated for good when a rank fails: ranks waiting now, and ranks arriving later, fail at once. */
+  private final Phaser barrier;
   private final Object[] slots;
+  private final HostCollective.OpId[] ops;
   private final long timeoutNanos;
+  private volatile String abortReason;
 
   public InProcessGroup(int size) {
     this(size, Duration.ofMinutes(30));
@@ -31,8 +31,9 @@ public final class InProcessGroup {
       throw new IllegalArgumentException("a group needs at least one rank, not " + size);
     }
     this.size = size;
-    this.barrier = new CyclicBarrier(size);
+    this.barrier = new Phaser(size);
     this.slots = new Object[size];
+    this.ops = new HostCollective.OpId[size];
     this.timeoutNanos = timeout.toNanos();
   }
 
@@ -46,107 +47,123 @@ public final class InProcessGroup {
 
   /** Breaks the group: every rank waiting in, or later entering, a collective fails. */
   public void abort() {
-    barrier.reset();
+    abort("a rank failed");
   }
 
-  private void await() {
+  private synchronized void abort(String reason) {
+    if (abortReason == null) {
+      abortReason = reason;
+    }
+    barrier.forceTermination();
+  }
+
+  private void await(int rank, HostCollective.OpId op) {
     try {
-      barrier.await(timeoutNanos, TimeUnit.NANOSECONDS);
+      int phase = barrier.arrive();
+      if (phase < 0 || barrier.awaitAdvanceInterruptibly(phase, timeoutNanos, TimeUnit.NANOSECONDS) < 0) {
+        throw new CollectiveException("rank " + rank + ": another rank failed or aborted the group during " + op
+            + (abortReason == null ? "" : " (" + abortReason + ")"));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      barrier.reset();
-      throw new CollectiveException("interrupted while waiting for the other ranks", e);
-    } catch (BrokenBarrierException e) {
-      throw new CollectiveException("another rank failed or aborted the group", e);
+      abort("rank " + rank + " was interrupted");
+      throw new CollectiveException("rank " + rank + ": interrupted while waiting for the other ranks in " + op, e);
     } catch (TimeoutException e) {
-      barrier.reset();
-      throw new CollectiveException("the other ranks did not arrive within " + Duration.ofNanos(timeoutNanos), e);
+      abort("rank " + rank + " timed out in " + op);
+      throw new CollectiveException("rank " + rank + ": the other ranks did not arrive at " + op + " within "
+          + Duration.ofNanos(timeoutNanos) + " (missing: " + missing() + ")", e);
     }
   }
 
-  private final class Member implements Collective {
-    private final int rank;
+  /** The ranks that have not posted the current operation. */
+  private String missing() {
+    StringBuilder b = new StringBuilder();
+    for (int r = 0; r < size; r++) {
+      if (ops[r] == null) {
+        b.append(b.length() == 0 ? "rank " : ", rank ").append(r);
+      }
+    }
+    return b.length() == 0 ? "none" : b.toString();
+  }
+
+  private final class Member extends HostCollective {
 
     Member(int rank) {
-      this.rank = rank;
+      super(rank, InProcessGroup.this.size, "pose-collective-rank-" + rank);
     }
 
-    @Override
-    public int rank() {
-      return rank;
-    }
-
-    @Override
-    public int worldSize() {
-      return size;
-    }
-
-    @Override
-    public void allReduceSum(NDArray tensor) {
-      slots[rank] = tensor.toFloatArray();
-      await();
-      float[] sum = new float[((float[]) slots[0]).length];
+    /** Posts this rank's contribution, waits for everyone's, checks they all run the same operation. */
+    private Object[] exchange(OpId op, Object contribution) {
+      slots[rank] = contribution;
+      ops[rank] = op;
+      await(rank, op);
       for (int r = 0; r < size; r++) {
-        float[] part = (float[]) slots[r];
-        if (part.length != sum.length) {
-          abort();
-          throw new CollectiveException("rank " + r + " reduces " + part.length + " values, rank 0 " + sum.length);
-        }
-        for (int i = 0; i < sum.length; i++) {
-          sum[i] += part[i];
+        if (!ops[r].equals(op)) {
+          throw new CollectiveException("rank " + rank + " is at " + op + ", rank " + r + " at " + ops[r]
+              + ": the ranks ran different steps");
         }
       }
-      await(); // nobody overwrites a slot before every rank has read them all
-      write(tensor, sum);
+      return slots;
+    }
+
+    /** Lets every rank read the slots before any rank overwrites its own. */
+    private void done(OpId op) {
+      await(rank, op);
+      ops[rank] = null;
     }
 
     @Override
-    public double[] allReduce(double[] values, Op op) {
-      slots[rank] = values.clone();
-      await();
-      double[] out = ((double[]) slots[0]).clone();
-      for (int r = 1; r < size; r++) {
-        double[] part = (double[]) slots[r];
-        for (int i = 0; i < out.length; i++) {
-          out[i] = op == Op.SUM ? out[i] + part[i] : Math.max(out[i], part[i]);
+    protected float[] gather(OpId op, float[] shard) {
+      Object[] all = exchange(op, shard);
+      float[] full = new float[shard.length * size];
+      for (int r = 0; r < size; r++) {
+        System.arraycopy((float[]) all[r], 0, full, r * shard.length, shard.length);
+      }
+      done(op);
+      return full;
+    }
+
+    @Override
+    protected float[] reduceScatter(OpId op, float[] full) {
+      Object[] all = exchange(op, full);
+      int n = full.length / size;
+      float[] shard = new float[n];
+      int from = rank * n;
+      for (int r = 0; r < size; r++) {
+        float[] part = (float[]) all[r];
+        for (int i = 0; i < n; i++) {
+          shard[i] += part[from + i];
         }
       }
-      await();
+      done(op);
+      return shard;
+    }
+
+    @Override
+    protected double[][] gatherDoubles(OpId op, double[] values) {
+      Object[] all = exchange(op, values);
+      double[][] out = new double[size][];
+      for (int r = 0; r < size; r++) {
+        out[r] = ((double[]) all[r]).clone();
+      }
+      done(op);
       return out;
     }
 
     @Override
-    public void broadcast(NDArray tensor, int root) {
-      if (rank == root) {
-        slots[0] = tensor.toFloatArray();
-      }
-      await();
-      float[] values = (float[]) slots[0];
-      if (rank != root) {
-        write(tensor, values);
-      }
-      await();
+    protected float[] broadcast(OpId op, float[] values, int root) {
+      Object[] all = exchange(op, values);
+      float[] out = ((float[]) all[root]).clone();
+      done(op);
+      return out;
     }
 
     @Override
-    public void barrier() {
-      await();
+    protected void breakGroup(String reason) {
+      InProcessGroup.this.abort(reason);
     }
 
-    private void write(NDArray tensor, float[] values) {
-      FloatBuffer target = NativeMemory.alias(tensor).asFloatBuffer();
-      target.put(values);
-    }
-  }
-
-  /** A collective that could not complete. */
-  public static final class CollectiveException extends RuntimeException {
-    public CollectiveException(String message) {
-      super(message);
-    }
-
-    public CollectiveException(String message, Throwable cause) {
-      super(message, cause);
-    }
+    @Override
+    protected void release() {}
   }
 }

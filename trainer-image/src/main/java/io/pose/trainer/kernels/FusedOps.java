@@ -155,6 +155,24 @@ public final class FusedOps {
           x: Tensor,
           dtype: int) -> Tensor:
           return torch.to(x, dtype)
+        def copy_(self: __torch__.PoseOps,
+          dst: Tensor,
+          src: Tensor) -> Tensor:
+          return torch.copy_(dst, src)
+        def flat_view(self: __torch__.PoseOps,
+          flat: Tensor,
+          offset: int,
+          numel: int,
+          shape: List[int]) -> Tensor:
+          return torch.view(torch.narrow(flat, 0, offset, numel), shape)
+        def pack_(self: __torch__.PoseOps,
+          flat: Tensor,
+          xs: List[Tensor],
+          offsets: List[int]) -> Tensor:
+          for i in range(torch.len(xs)):
+            x = xs[i]
+            _2 = torch.copy_(torch.narrow(flat, 0, offsets[i], torch.numel(x)), torch.reshape(x, [-1]))
+          return flat
         def token_scores(self: __torch__.PoseOps,
           logits: Tensor,
           targets: Tensor) -> Tensor:
@@ -311,6 +329,40 @@ public final class FusedOps {
    */
   public static NDArray cast(NDArray x, int dtype) {
     return run("cast", x, x, (long) dtype);
+  }
+
+  /** Copies src into dst in place (any devices, same shape and dtype); runs with autograd off. */
+  public static void copy(NDArray dst, NDArray src) {
+    Autograd.recording(false, () -> {
+      try (NDArray same = run("copy_", dst, dst, src)) {
+        return null;
+      }
+    });
+  }
+
+  /**
+   * A view of flat[offset, offset + numel) with the given shape, sharing flat's memory (writes through flat show in
+   * it). Created with autograd off: the view is a leaf of any later graph.
+   */
+  public static NDArray view(NDArray flat, long offset, long[] shape) {
+    long numel = 1;
+    for (long d : shape) {
+      numel *= d;
+    }
+    long n = numel;
+    return Autograd.recording(false, () -> run("flat_view", flat, flat, offset, n, shape));
+  }
+
+  /** Copies each tensor, flattened, into flat at its offset (flat is 1-d; what lies between them is left as is). */
+  public static void pack(NDArray flat, List<NDArray> tensors, long[] offsets) {
+    if (tensors.size() != offsets.length) {
+      throw new IllegalArgumentException(tensors.size() + " tensors, " + offsets.length + " offsets");
+    }
+    Autograd.recording(false, () -> {
+      try (NDArray same = run("pack_", flat, flat, (Object) tensors.toArray(NDArray[]::new), offsets)) {
+        return null;
+      }
+    });
   }
 
   private static NDArray run(String method, NDArray owner, Object... arguments) {
