@@ -35,21 +35,61 @@ public final class AtomicDirectory {
     Files.createDirectory(staging);
     try {
       content.writeInto(staging);
-      forceTree(staging);
-      if (Files.exists(absolute)) {
-        Path old = parent.resolve("." + name + ".old-" + UUID.randomUUID());
-        Files.move(absolute, old, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(staging, absolute, StandardCopyOption.ATOMIC_MOVE);
-        deleteTree(old);
-      } else {
-        Files.move(staging, absolute, StandardCopyOption.ATOMIC_MOVE);
-      }
-      force(parent);
+      commit(staging, absolute);
     } finally {
       if (Files.exists(staging)) {
         deleteTree(staging);
       }
     }
+  }
+
+  /**
+   * The staging directory of a target that several writers fill (the ranks of a run, on a shared file system): a
+   * fixed name, so that every writer finds it.
+   */
+  public static Path sharedStaging(Path target) {
+    Path absolute = target.toAbsolutePath();
+    return absolute.getParent().resolve("." + absolute.getFileName() + ".staging-shared");
+  }
+
+  /**
+   * Removes what earlier attempts left and creates the shared staging directory: one writer calls it before any
+   * writes into {@link #sharedStaging}.
+   */
+  public static Path prepareShared(Path target) throws IOException {
+    Path absolute = target.toAbsolutePath();
+    Files.createDirectories(absolute.getParent());
+    removeLeftovers(absolute.getParent(), absolute.getFileName().toString());
+    Path staging = sharedStaging(absolute);
+    Files.createDirectory(staging);
+    return staging;
+  }
+
+  /**
+   * Forces the shared staging directory to disk and renames it into place (replacing the target if it exists): one
+   * writer calls it once every writer has finished.
+   */
+  public static void commitShared(Path target) throws IOException {
+    Path absolute = target.toAbsolutePath();
+    Path staging = sharedStaging(absolute);
+    if (!Files.isDirectory(staging)) {
+      throw new IOException(staging + ": the shared staging directory is gone (another writer removed it?)");
+    }
+    commit(staging, absolute);
+  }
+
+  private static void commit(Path staging, Path absolute) throws IOException {
+    Path parent = absolute.getParent();
+    forceTree(staging);
+    if (Files.exists(absolute)) {
+      Path old = parent.resolve("." + absolute.getFileName() + ".old-" + UUID.randomUUID());
+      Files.move(absolute, old, StandardCopyOption.ATOMIC_MOVE);
+      Files.move(staging, absolute, StandardCopyOption.ATOMIC_MOVE);
+      deleteTree(old);
+    } else {
+      Files.move(staging, absolute, StandardCopyOption.ATOMIC_MOVE);
+    }
+    force(parent);
   }
 
   private static void removeLeftovers(Path parent, String name) throws IOException {

@@ -19,7 +19,7 @@ import java.util.TreeMap;
  * model.safetensors.index.json. The index and the shards must agree exactly (every listed tensor in its shard,
  * every shard tensor listed); pickled .bin/.pt checkpoints are never read (loading them can run arbitrary code).
  */
-public final class Checkpoint implements AutoCloseable {
+public final class Checkpoint implements AutoCloseable, TensorSource {
 
   public static final String SINGLE_FILE = "model.safetensors";
   public static final String INDEX_FILE = "model.safetensors.index.json";
@@ -128,6 +128,17 @@ public final class Checkpoint implements AutoCloseable {
     return out;
   }
 
+  @Override
+  public long[] shape(String name) {
+    return info(name).shape();
+  }
+
+  @Override
+  public String describe() {
+    return directory.toString();
+  }
+
+  @Override
   public boolean has(String name) {
     return byTensor.containsKey(name);
   }
@@ -138,6 +149,12 @@ public final class Checkpoint implements AutoCloseable {
 
   public float[] floats(String name) throws IOException {
     return file(name).floats(name);
+  }
+
+  /** Elements [begin, begin + count) of a tensor (flattened), widened to fp32. */
+  @Override
+  public float[] floats(String name, long begin, int count) throws IOException {
+    return file(name).floats(name, begin, count);
   }
 
   public ByteBuffer raw(String name) throws IOException {

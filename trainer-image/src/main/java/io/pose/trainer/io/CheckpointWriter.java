@@ -30,33 +30,13 @@ public final class CheckpointWriter {
    */
   public static List<Path> write(Path directory, List<TensorData> tensors, long maxShardBytes, Map<String, String> metadata)
       throws IOException {
-    List<List<TensorData>> shards = new ArrayList<>();
-    List<TensorData> current = new ArrayList<>();
-    long size = 0;
-    for (TensorData t : tensors) {
-      if (!current.isEmpty() && size + t.bytes() > maxShardBytes) {
-        shards.add(current);
-        current = new ArrayList<>();
-        size = 0;
-      }
-      current.add(t);
-      size += t.bytes();
-    }
-    if (!current.isEmpty() || shards.isEmpty()) {
-      shards.add(current);
-    }
+    List<List<TensorData>> shards = split(tensors, TensorData::bytes, maxShardBytes);
     Files.createDirectories(directory);
     List<Path> written = new ArrayList<>();
-    if (shards.size() == 1) {
-      Path file = directory.resolve(Checkpoint.SINGLE_FILE);
-      SafetensorsWriter.write(file, shards.get(0), metadata);
-      written.add(file);
-      return written;
-    }
     Map<String, String> weightMap = new TreeMap<>();
     long total = 0;
     for (int i = 0; i < shards.size(); i++) {
-      String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+      String name = fileName(i, shards.size());
       Path file = directory.resolve(name);
       SafetensorsWriter.write(file, shards.get(i), metadata);
       written.add(file);
@@ -65,13 +45,49 @@ public final class CheckpointWriter {
         total += t.bytes();
       }
     }
+    if (shards.size() > 1) {
+      written.add(writeIndex(directory, weightMap, total));
+    }
+    return written;
+  }
+
+  /**
+   * Splits tensors, in order, into shards of at most maxShardBytes each (a tensor larger than that alone), as
+   * save_pretrained does; always at least one shard.
+   */
+  public static <T> List<List<T>> split(List<T> tensors, java.util.function.ToLongFunction<T> bytes, long maxShardBytes) {
+    List<List<T>> shards = new ArrayList<>();
+    List<T> current = new ArrayList<>();
+    long size = 0;
+    for (T t : tensors) {
+      long b = bytes.applyAsLong(t);
+      if (!current.isEmpty() && size + b > maxShardBytes) {
+        shards.add(current);
+        current = new ArrayList<>();
+        size = 0;
+      }
+      current.add(t);
+      size += b;
+    }
+    if (!current.isEmpty() || shards.isEmpty()) {
+      shards.add(current);
+    }
+    return shards;
+  }
+
+  /** model.safetensors for a single shard, model-0000k-of-0000N.safetensors otherwise. */
+  public static String fileName(int shard, int shards) {
+    return shards == 1 ? Checkpoint.SINGLE_FILE : String.format("model-%05d-of-%05d.safetensors", shard + 1, shards);
+  }
+
+  /** model.safetensors.index.json: the total size and which file holds each tensor. */
+  public static Path writeIndex(Path directory, Map<String, String> weightMap, long totalBytes) throws IOException {
     ObjectNode index = JSON.createObjectNode();
-    index.putObject("metadata").put("total_size", total);
+    index.putObject("metadata").put("total_size", totalBytes);
     ObjectNode map = index.putObject("weight_map");
-    weightMap.forEach(map::put);
+    new TreeMap<>(weightMap).forEach(map::put);
     Path indexFile = directory.resolve(Checkpoint.INDEX_FILE);
     Files.writeString(indexFile, JSON.writeValueAsString(index) + "\n");
-    written.add(indexFile);
-    return written;
+    return indexFile;
   }
 }

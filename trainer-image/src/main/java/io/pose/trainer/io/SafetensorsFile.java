@@ -226,20 +226,50 @@ public final class SafetensorsFile implements AutoCloseable {
 
   /** A floating-point tensor widened to fp32 (F32, F16 and BF16 exactly; F64 rounded). */
   public float[] floats(String name) throws IOException {
+    return floats(name, 0, Math.toIntExact(info(name).elements()));
+  }
+
+  /**
+   * Elements [begin, begin + count) of a floating-point tensor (flattened, row-major) widened to fp32: what a rank
+   * reads of a tensor it holds a shard of. Only those bytes are mapped.
+   */
+  public float[] floats(String name, long begin, int count) throws IOException {
     TensorInfo t = info(name);
     if (!t.dtype().floating()) {
       throw new CheckpointException(path + ": tensor " + name + " is " + t.dtype() + ", not floating point");
     }
-    ByteBuffer b = raw(name);
-    float[] out = new float[Math.toIntExact(t.elements())];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = switch (t.dtype()) {
-        case F32 -> b.getFloat();
-        case F16 -> Floats.f16ToFloat(b.getShort());
-        case BF16 -> Floats.bf16ToFloat(b.getShort());
-        case F64 -> (float) b.getDouble();
+    if (begin < 0 || count < 0 || begin + count > t.elements()) {
+      throw new IllegalArgumentException("elements [" + begin + ", " + (begin + count) + ") are outside " + name + " ("
+          + t.elements() + " elements)");
+    }
+    int size = t.dtype().bytes();
+    float[] out = new float[count];
+    int done = 0;
+    // mapped a bounded window at a time: a range may be larger than one buffer holds
+    int window = Integer.MAX_VALUE / 8 / size * size;
+    while (done < count) {
+      int n = Math.min(count - done, window / size);
+      ByteBuffer b = rawRange(name, (begin + done) * size, (long) n * size);
+      switch (t.dtype()) {
+        case F32 -> b.asFloatBuffer().get(out, done, n);
+        case F16 -> {
+          for (int i = 0; i < n; i++) {
+            out[done + i] = Floats.f16ToFloat(b.getShort());
+          }
+        }
+        case BF16 -> {
+          for (int i = 0; i < n; i++) {
+            out[done + i] = Floats.bf16ToFloat(b.getShort());
+          }
+        }
+        case F64 -> {
+          for (int i = 0; i < n; i++) {
+            out[done + i] = (float) b.getDouble();
+          }
+        }
         default -> throw new IllegalStateException();
-      };
+      }
+      done += n;
     }
     return out;
   }

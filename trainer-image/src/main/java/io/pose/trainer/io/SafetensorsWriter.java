@@ -33,9 +33,47 @@ public final class SafetensorsWriter {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public static void write(Path file, Collection<TensorData> tensors, Map<String, String> metadata) throws IOException {
-    List<TensorData> ordered = new ArrayList<>(tensors);
+    Map<String, TensorData> byName = new java.util.HashMap<>();
+    List<Header> headers = new ArrayList<>();
+    for (TensorData t : tensors) {
+      headers.add(new Header(t.name(), t.dtype(), t.shape()));
+      byName.put(t.name(), t);
+    }
+    write(file, headers, metadata, (header, out) -> out.write(byName.get(header.name()).data().duplicate().position(0)));
+  }
+
+  /** What a tensor of a file is: its bytes come later, from a {@link Content}. */
+  public record Header(String name, DType dtype, long[] shape) {
+    public long bytes() {
+      long n = dtype.bytes();
+      for (long d : shape) {
+        n = Math.multiplyExact(n, d);
+      }
+      return n;
+    }
+  }
+
+  /** Writes the bytes of the tensors one after another, in the order the file lays them out. */
+  @FunctionalInterface
+  public interface Content {
+    /** Writes exactly header.bytes() little-endian bytes of this tensor. */
+    void write(Header header, Sink out) throws IOException;
+  }
+
+  /** Where a tensor's bytes go; counts them. */
+  public interface Sink {
+    void write(ByteBuffer bytes) throws IOException;
+  }
+
+  /**
+   * Writes a file whose tensors' bytes are produced one tensor at a time (never all in memory): shards of a model
+   * larger than the heap, converted or re-sharded on the way. Same layout, same atomicity as the in-memory writer.
+   */
+  public static void write(Path file, List<Header> tensors, Map<String, String> metadata, Content content)
+      throws IOException {
+    List<Header> ordered = new ArrayList<>(tensors);
     Set<String> names = new HashSet<>();
-    for (TensorData t : ordered) {
+    for (Header t : ordered) {
       if (!names.add(t.name())) {
         throw new IllegalArgumentException("tensor " + t.name() + " appears twice");
       }
@@ -43,7 +81,7 @@ public final class SafetensorsWriter {
         throw new IllegalArgumentException("__metadata__ is not a tensor name");
       }
     }
-    ordered.sort(Comparator.comparingInt((TensorData t) -> -t.dtype().layoutRank()).thenComparing(TensorData::name));
+    ordered.sort(Comparator.comparingInt((Header t) -> -t.dtype().layoutRank()).thenComparing(Header::name));
 
     ObjectNode header = JSON.createObjectNode();
     if (metadata != null && !metadata.isEmpty()) {
@@ -51,7 +89,7 @@ public final class SafetensorsWriter {
       metadata.forEach(meta::put);
     }
     long offset = 0;
-    for (TensorData t : ordered) {
+    for (Header t : ordered) {
       ObjectNode entry = header.putObject(t.name());
       entry.put("dtype", t.dtype().name());
       ArrayNode shape = entry.putArray("shape");
@@ -76,8 +114,15 @@ public final class SafetensorsWriter {
     try {
       try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
         writeFully(out, head);
-        for (TensorData t : ordered) {
-          writeFully(out, t.data().duplicate().position(0));
+        for (Header t : ordered) {
+          long[] written = {0};
+          content.write(t, bytes -> {
+            written[0] += bytes.remaining();
+            writeFully(out, bytes);
+          });
+          if (written[0] != t.bytes()) {
+            throw new IllegalStateException(t.name() + ": " + written[0] + " bytes written, its header says " + t.bytes());
+          }
         }
         out.force(true);
       }

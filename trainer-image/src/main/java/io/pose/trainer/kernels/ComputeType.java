@@ -17,6 +17,11 @@ public enum ComputeType {
     this.torchDtype = torchDtype;
   }
 
+  /** Bytes of one element. */
+  public int bytes() {
+    return this == FP32 ? 4 : 2;
+  }
+
   /** libtorch's scalar-type code. */
   public int torchDtype() {
     return torchDtype;

@@ -20,18 +20,18 @@ import io.pose.trainer.kernels.Ops;
 public final class Decoder {
 
   private final ModelConfig config;
-  private final DecoderWeights weights;
+  private final Parameters weights;
   private final ComputeType compute;
 
   /** A decoder computing in fp32. */
-  public Decoder(ModelConfig config, DecoderWeights weights) {
+  public Decoder(ModelConfig config, Parameters weights) {
     this(config, weights, ComputeType.FP32);
   }
 
   /**
    * @param compute the precision of linear layers and attention (autocast semantics: see {@link ComputeType})
    */
-  public Decoder(ModelConfig config, DecoderWeights weights, ComputeType compute) {
+  public Decoder(ModelConfig config, Parameters weights, ComputeType compute) {
     this.config = config;
     this.weights = weights;
     this.compute = compute;
@@ -63,7 +63,8 @@ public final class Decoder {
    * Forward and backward of the causal language-model loss for one micro-batch; the gradients accumulate into the
    * weights. With recomputation, the forward keeps only each layer's input (one [B, T, hidden] tensor per layer)
    * and the backward recomputes one layer at a time, so activation memory is that of a single layer; the
-   * gradients are the same (DecoderRecomputationTest).
+   * gradients are the same (DecoderRecomputationTest). Parameters that shard gradients ({@link Parameters#layerwise})
+   * get a backward one layer at a time even without recomputation, each layer's graph kept from its forward.
    *
    * @param lossMultiplier what the loss is multiplied by before the backward (1 / micro-batches x the loss scale)
    * @param recompute recompute each layer's activations in the backward instead of keeping them all
@@ -73,21 +74,46 @@ public final class Decoder {
       boolean recompute) {
     NDManager m = ids.getManager();
     Context c = context(m, positions);
-    if (!recompute) {
-      return Autograd.recording(true, () -> {
+    int layers = config.numHiddenLayers();
+    if (!recompute && !weights.layerwise()) {
+      for (int u = 0; u <= layers; u++) {
+        weights.beforeForward(u);
+      }
+      double result = Autograd.recording(true, () -> {
         NDArray loss = Ops.causalLmLossFused(head(layers(embed(ids), c)), labels);
         Autograd.backward(lossMultiplier == 1.0 ? loss : loss.mul(Ops.scalar(m, lossMultiplier)));
         return (double) loss.getFloat();
       });
+      for (int u = layers; u >= 0; u--) {
+        weights.afterBackward(u);
+      }
+      return result;
     }
-    int layers = config.numHiddenLayers();
+    weights.beforeForward(Parameters.ROOT);
     NDArray[] inputs = new NDArray[layers + 1];
     inputs[0] = inLayerScope(ids, i -> Autograd.outside(Autograd.recording(false, () -> embed(i))));
+    // without recomputation, each layer's forward graph lives in a scope of its own until its backward
+    NDManager[] scopes = recompute ? null : new NDManager[layers];
+    NDArray[] leaves = recompute ? null : new NDArray[layers];
     for (int l = 0; l < layers; l++) {
       int layer = l;
-      inputs[l + 1] = inLayerScope(inputs[l], x -> Autograd.outside(Autograd.recording(false, () -> layer(layer, x, c))));
+      weights.beforeForward(Parameters.layerUnit(l));
+      if (recompute) {
+        inputs[l + 1] = inLayerScope(inputs[l], x -> Autograd.outside(Autograd.recording(false, () -> layer(layer, x, c))));
+      } else {
+        scopes[l] = m.newSubManager();
+        NDArray input = inputs[l];
+        input.attach(scopes[l]);
+        try {
+          leaves[l] = Autograd.leaf(input);
+          inputs[l + 1] = Autograd.recording(true, () -> layer(layer, leaves[layer], c));
+        } finally {
+          input.attach(m);
+        }
+      }
+      weights.afterForward(Parameters.layerUnit(l));
     }
-    // the head, then each layer from the last: recompute with a graph, backward with the gradient from above
+    // the head, then each layer from the last: (recompute and) backward with the gradient from above
     double[] loss = new double[1];
     NDArray upstream = inLayerScope(inputs[layers], x -> Autograd.recording(true, () -> {
       NDArray leaf = Autograd.leaf(x);
@@ -99,17 +125,31 @@ public final class Decoder {
     for (int l = layers - 1; l >= 0; l--) {
       int layer = l;
       NDArray fromAbove = upstream;
-      upstream = inLayerScope(inputs[l], x -> Autograd.recording(true, () -> {
-        NDArray leaf = Autograd.leaf(x);
-        Autograd.backward(layer(layer, leaf, c), fromAbove);
-        return leaf.getGradient();
-      }));
+      weights.beforeBackward(Parameters.layerUnit(l));
+      if (recompute) {
+        upstream = inLayerScope(inputs[l], x -> Autograd.recording(true, () -> {
+          NDArray leaf = Autograd.leaf(x);
+          Autograd.backward(layer(layer, leaf, c), fromAbove);
+          return leaf.getGradient();
+        }));
+      } else {
+        NDArray output = inputs[l + 1];
+        upstream = Autograd.recording(true, () -> {
+          Autograd.backward(output, fromAbove);
+          return leaves[layer].getGradient();
+        });
+        upstream.attach(m);
+        scopes[l].close(); // the layer's activations and graph
+      }
+      fromAbove.close();
+      weights.afterBackward(Parameters.layerUnit(l));
     }
     NDArray fromFirstLayer = upstream;
     Autograd.recording(true, () -> {
       Autograd.backward(embed(ids), fromFirstLayer);
       return null;
     });
+    weights.afterBackward(Parameters.ROOT);
     return loss[0];
   }
 

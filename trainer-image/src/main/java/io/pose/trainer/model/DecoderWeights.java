@@ -8,7 +8,9 @@ import io.pose.trainer.io.Checkpoint;
 import io.pose.trainer.io.CheckpointException;
 import io.pose.trainer.io.TensorInfo;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -17,7 +19,7 @@ import java.util.Map;
  * checkpoints are widened without DJL's bf16 path, which aborts the JVM). Every tensor the architecture needs must
  * be present with the shape the config implies; anything else is an error naming the tensor.
  */
-public final class DecoderWeights {
+public final class DecoderWeights implements Parameters {
 
   private final Map<String, NDArray> byName;
 
@@ -52,6 +54,28 @@ public final class DecoderWeights {
     return shapes;
   }
 
+  /**
+   * The parameters by unit, in forward order (see {@link Parameters}): unit 0 the embedding, final norm and LM head
+   * (when not tied), unit l + 1 decoder layer l; within a unit, checkpoint order. What ZeRO shards and gathers as one.
+   */
+  public static List<List<String>> units(ModelConfig c) {
+    List<List<String>> units = new ArrayList<>();
+    List<String> root = new ArrayList<>();
+    for (int l = 0; l < c.numHiddenLayers(); l++) {
+      units.add(new ArrayList<>());
+    }
+    for (String name : expectedShapes(c).keySet()) {
+      if (name.startsWith("model.layers.")) {
+        int layer = Integer.parseInt(name.substring("model.layers.".length(), name.indexOf('.', "model.layers.".length())));
+        units.get(layer).add(name);
+      } else {
+        root.add(name);
+      }
+    }
+    units.add(0, root);
+    return units;
+  }
+
   /** Loads every parameter of the config from a checkpoint into the manager (fp32). */
   public static DecoderWeights load(ModelConfig config, Checkpoint checkpoint, NDManager manager) throws IOException {
     Map<String, NDArray> out = new LinkedHashMap<>();
@@ -71,6 +95,7 @@ public final class DecoderWeights {
     return new DecoderWeights(out);
   }
 
+  @Override
   public NDArray get(String name) {
     NDArray a = byName.get(name);
     if (a == null) {

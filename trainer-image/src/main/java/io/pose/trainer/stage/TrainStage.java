@@ -24,18 +24,14 @@ import io.pose.trainer.data.DataException;
 import io.pose.trainer.data.SampleStream;
 import io.pose.trainer.data.TextTokenizer;
 import io.pose.trainer.data.TokenFile;
-import io.pose.trainer.io.Checkpoint;
-import io.pose.trainer.kernels.ComputeType;
+import io.pose.trainer.dist.World;
 import io.pose.trainer.io.CheckpointException;
-import io.pose.trainer.io.CheckpointWriter;
-import io.pose.trainer.io.ModelExport;
-import io.pose.trainer.model.Decoder;
+import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.model.DecoderWeights;
 import io.pose.trainer.progress.ProgressListener;
 import io.pose.trainer.train.CheckpointStore;
 import io.pose.trainer.train.LearningRateSchedule;
-import io.pose.trainer.train.Trainer;
-import io.pose.trainer.train.TrainingDivergedException;
+import io.pose.trainer.train.MemoryPlan;
 import io.pose.trainer.train.TrainingPlan;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -43,6 +39,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -50,13 +47,16 @@ import java.util.stream.Stream;
 /**
  * The Train stage: PoSE fine-tuning of the fetched base model in the workspace, from the ContextExtension's spec.
  * Reads {@code base-model/} and {@code data/training}, tokenizes text data once into {@code data/training.tokens},
- * writes checkpoints to {@code checkpoints/} (resuming from the newest one when a previous pod was stopped) and
- * the extended model to {@code extended-model/}. Failures carry the contract's exit code: invalid configuration
- * (2), missing or unreadable input (3); anything else is a runtime failure a restart may cure.
+ * writes checkpoints to {@code checkpoints/} (resuming from the newest one when a previous pod was stopped, at any
+ * number of ranks and ZeRO stage) and the extended model to {@code extended-model/}. Failures carry the contract's
+ * exit code: invalid configuration (2: the spec, a plan that does not fit the GPUs), missing or unreadable input or
+ * absent GPUs (3); anything else (a failed or hung peer included) is a runtime failure a restart may cure (1).
  *
- * <p>This process trains on one device: the global batch is reached by accumulating micro-batches, which gives
- * the same gradients as data-parallel ranks sharing the batch. spec.training.precision sets the precision of the
- * matrix products (autocast semantics, fp32 master weights; fp16 with dynamic loss scaling).
+ * <p>One process per node, one rank per GPU (threads), or one CPU rank per node ({@link World}); ranks meet over
+ * NCCL (GPUs) or TCP (CPU nodes) and share each step as data-parallel ranks under spec.training.zeroStage
+ * ({@link ZeroModel}). spec.training.precision sets the precision of the matrix products (autocast semantics, fp32
+ * master weights; fp16 with dynamic loss scaling). Before any step, the memory plan of a rank is printed, and a
+ * plan that does not fit the GPUs stops the run.
  */
 public final class TrainStage {
 
@@ -64,17 +64,25 @@ public final class TrainStage {
   static final double BETA1 = 0.9;
   static final double BETA2 = 0.999;
   static final double EPS = 1e-8;
+  /** How long the other nodes wait for node 0 to tokenize the corpus (seconds; default 2 hours). */
+  public static final String DATA_TIMEOUT = "POSE_DATA_TIMEOUT";
 
   /**
    * @param workspace the workspace root (TrainerContract.WORKSPACE_DIR in a pod)
    * @param stopAfterSteps stop (after checkpointing) once this step is reached, or null to train to the end
    * @param log where the stage says what it does
-   * @param listeners receive every step
+   * @param listeners receive every step (called by global rank 0 only)
    * @param workspaceUri the workspace as a URI ({@code pvc://claim}) for the model's reported location, or null to
    *     report a file URI
+   * @param env the process environment (the rendezvous variables, timeouts)
    */
   public record Options(Path workspace, Integer stopAfterSteps, PrintWriter log, List<ProgressListener> listeners,
-      String workspaceUri) {
+      String workspaceUri, Map<String, String> env) {
+
+    public Options(Path workspace, Integer stopAfterSteps, PrintWriter log, List<ProgressListener> listeners,
+        String workspaceUri) {
+      this(workspace, stopAfterSteps, log, listeners, workspaceUri, System.getenv());
+    }
 
     String modelUri() {
       return workspaceUri != null ? workspaceUri.replaceAll("/+$", "") + "/" + Workspace.EXTENDED_MODEL
@@ -133,21 +141,53 @@ public final class TrainStage {
       throw new StageException(ExitCode.INVALID_CONFIGURATION, e.getMessage(), e);
     }
 
+    World world;
+    try {
+      world = World.fromEnvironment(options.env(), spec.getResources().getNodes(), spec.getResources().getGpusPerNode());
+    } catch (World.InvalidWorldException e) {
+      throw new StageException(ExitCode.INVALID_CONFIGURATION, e.getMessage(), e);
+    }
     TrainingSettings t = spec.getTraining();
     PoseSettings pose = spec.getPose();
     int lc = pose.getTrainingWindow();
     int lt = spec.getTargetContextLength();
     PositionSampler sampler = Samplers.of(Samplers.Method.valueOf(pose.getMethod().name()), lc, lt,
         pose.getChunks() == null ? 1 : pose.getChunks());
-    TrainingPlan plan = new TrainingPlan(t.getSteps(), t.getGlobalBatchSize(), t.getMicroBatchSize(), 1,
+    if (t.getGlobalBatchSize() % (t.getMicroBatchSize() * world.size()) != 0) {
+      throw new StageException(ExitCode.INVALID_CONFIGURATION, "spec.training.globalBatchSize: "
+          + t.getGlobalBatchSize() + " is not a multiple of microBatchSize x ranks = " + t.getMicroBatchSize() + " x "
+          + world.size() + " (" + world.nodes() + " nodes x " + world.ranksPerNode() + " ranks)");
+    }
+    TrainingPlan plan = new TrainingPlan(t.getSteps(), t.getGlobalBatchSize(), t.getMicroBatchSize(), world.size(),
         new LearningRateSchedule(t.getLearningRate(), t.getWarmupSteps(), t.getSteps(), t.getLrSchedule()), BETA1,
         BETA2, EPS, t.getWeightDecay(), t.getMaxGradNorm(), t.getCheckpointEverySteps(), t.getKeepCheckpoints(),
         padTokenId(base), t.getActivationCheckpointing());
     String identity = runIdentity(spec);
     PrintWriter log = options.log();
-    describe(log, spec, base, extended, plan);
-    io.pose.trainer.fetch.FetchManifest.read(baseDir).ifPresent(m -> log.printf(Locale.ROOT,
-        "base model: %s at revision %s (fetched %s)%n", m.source(), m.revision(), m.fetchedAt()));
+    boolean first = world.nodeRank() == 0;
+    Devices.check(world);
+    if (first) {
+      describe(log, spec, base, extended, plan, world);
+    }
+    MemoryPlan memory = MemoryPlan.of(new MemoryPlan.Inputs(extended, world.size(), t.getZeroStage(),
+        computeType(t.getPrecision()), t.getMicroBatchSize(), lc, t.getActivationCheckpointing(), world.gpus()));
+    long deviceBytes = world.gpus() ? Devices.memory() : 0;
+    if (first) {
+      log.print(memory.table(deviceBytes));
+    }
+    if (deviceBytes > 0 && memory.total() > deviceBytes) {
+      List<String> fits = memory.alternatives(deviceBytes, world.ranksPerNode());
+      throw new StageException(ExitCode.INVALID_CONFIGURATION, "the memory plan needs " + MemoryPlan.gib(memory.total())
+          + " per GPU, the GPUs have " + MemoryPlan.gib(deviceBytes) + " (spec.training.zeroStage "
+          + t.getZeroStage() + ", microBatchSize " + t.getMicroBatchSize() + ", activationCheckpointing "
+          + t.getActivationCheckpointing() + ", " + world.size() + " ranks): "
+          + (fits.isEmpty() ? "nothing tried fits: use GPUs with more memory or a shorter spec.pose.trainingWindow"
+              : "would fit: " + String.join("; or ", fits)));
+    }
+    if (first) {
+      io.pose.trainer.fetch.FetchManifest.read(baseDir).ifPresent(m -> log.printf(Locale.ROOT,
+          "base model: %s at revision %s (fetched %s)%n", m.source(), m.revision(), m.fetchedAt()));
+    }
 
     CheckpointStore checkpoints = new CheckpointStore(workspace.resolve(Workspace.CHECKPOINTS));
     Path extendedDir = workspace.resolve(Workspace.EXTENDED_MODEL);
@@ -168,65 +208,46 @@ public final class TrainStage {
       options.listeners().forEach(l -> l.modelWritten(options.modelUri(), saved.get().step()));
       return new Result(saved.get().step(), plan.steps(), saved.get().step(), null, extendedDir);
     }
+    saved.ifPresent(s -> log.printf(Locale.ROOT, "resuming from %s (step %d, %d samples read; written by %d ranks at "
+            + "ZeRO %d%s)%n", s.directory(), s.step(), s.samplesConsumed(), s.worldSize(), s.zeroStage(),
+        s.worldSize() != world.size() || s.zeroStage() != t.getZeroStage()
+            ? ", re-sharded for " + world.size() + " ranks at ZeRO " + t.getZeroStage() : ""));
 
-    try (NDManager manager = NDManager.newBaseManager();
-        TokenFile tokens = openTokens(workspace, spec.getTraining().getData(), baseDir, base, log)) {
-      SampleStream stream;
-      try {
-        stream = new SampleStream(tokens, sampler, t.getSeed(), pose.getSeed(), spec.getTraining().getData().getMinTokens());
-      } catch (DataException e) {
-        throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
-      }
-      log.printf(Locale.ROOT, "data: %d of %d documents have at least %d tokens (%s)%n", stream.eligibleDocuments(),
-          tokens.size(), spec.getTraining().getData().getMinTokens(), tokens.describe());
-
-      Path weightsFrom = saved.map(CheckpointStore.Saved::directory).orElse(baseDir);
-      DecoderWeights weights;
-      try (Checkpoint c = Checkpoint.open(weightsFrom)) {
-        weights = DecoderWeights.load(base, c, manager);
-      } catch (CheckpointException e) {
-        throw new StageException(ExitCode.MISSING_INPUT, e.getMessage()
-            + (saved.isPresent() ? " (delete this checkpoint directory to resume from the one before it)" : ""), e);
-      }
-      Trainer trainer = new Trainer(manager, new Decoder(extended, weights, computeType(t.getPrecision())), weights,
-          stream, plan, checkpoints, identity);
-      Integer resumedFrom = null;
-      if (saved.isPresent()) {
-        try {
-          trainer.resumeFrom(saved.get());
-        } catch (CheckpointException e) {
-          throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
-        }
-        resumedFrom = saved.get().step();
-        log.printf(Locale.ROOT, "resuming from %s (step %d, %d samples read)%n", saved.get().directory(),
-            saved.get().step(), saved.get().samplesConsumed());
-      }
-      int until = options.stopAfterSteps() == null ? plan.steps() : Math.min(plan.steps(), options.stopAfterSteps());
-      Double[] lastLoss = {null};
-      try {
-        trainer.run(until, r -> {
-          lastLoss[0] = r.loss();
-          for (ProgressListener l : options.listeners()) {
-            l.step(r, plan.steps(), trainer.lastCheckpointStep());
-          }
-        });
-      } catch (TrainingDivergedException e) {
-        // deterministic: a restart from the last checkpoint would diverge at the same step again
-        throw new StageException(ExitCode.INVALID_CONFIGURATION, e.getMessage(), e);
-      }
-      if (trainer.step() < plan.steps()) {
-        log.printf(Locale.ROOT, "stopped after step %d of %d (checkpoint %s)%n", trainer.step(), plan.steps(),
-            trainer.lastCheckpointStep());
-        return new Result(trainer.step(), plan.steps(), resumedFrom, lastLoss[0], null);
-      }
-      ModelExport.write(baseDir, extension, weights.all(), extendedDir, CheckpointWriter.DEFAULT_MAX_SHARD_BYTES);
-      log.printf(Locale.ROOT, "wrote the extended model (%d tokens, %s RoPE x%s) to %s%n", lt,
-          extension.scaling().wireName(), trimmed(extension.resolvedFactor()), extendedDir);
-      options.listeners().forEach(l -> l.modelWritten(options.modelUri(), trainer.step()));
-      return new Result(trainer.step(), plan.steps(), resumedFrom, lastLoss[0], extendedDir);
+    Path tokenFile;
+    try {
+      tokenFile = first ? tokens(workspace, spec.getTraining().getData(), baseDir, base, log)
+          : awaitTokens(workspace, spec.getTraining().getData(), baseDir, log, options.env());
     } catch (DataException e) {
       throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
     }
+    try (TokenFile tokens = TokenFile.open(tokenFile)) {
+      SampleStream stream = new SampleStream(tokens, sampler, t.getSeed(), pose.getSeed(), spec.getTraining().getData().getMinTokens());
+      if (first) {
+        log.printf(Locale.ROOT, "data: %d of %d documents have at least %d tokens (%s)%n", stream.eligibleDocuments(),
+            tokens.size(), spec.getTraining().getData().getMinTokens(), tokens.describe());
+      }
+    } catch (DataException e) {
+      throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
+    }
+
+    TrainRanks.Job job = new TrainRanks.Job(world, extended, base, computeType(t.getPrecision()), t.getZeroStage(),
+        plan, sampler, t.getSeed(), pose.getSeed(), spec.getTraining().getData().getMinTokens(), tokenFile, baseDir,
+        saved.orElse(null), checkpoints, identity, extension, extendedDir,
+        options.stopAfterSteps() == null ? plan.steps() : Math.min(plan.steps(), options.stopAfterSteps()),
+        options.listeners(), log);
+    TrainRanks.Outcome outcome = TrainRanks.run(job);
+    Integer resumedFrom = saved.map(CheckpointStore.Saved::step).orElse(null);
+    if (outcome.step() < plan.steps()) {
+      log.printf(Locale.ROOT, "stopped after step %d of %d (checkpoint %s)%n", outcome.step(), plan.steps(),
+          outcome.lastCheckpointStep());
+      return new Result(outcome.step(), plan.steps(), resumedFrom, outcome.lastLoss(), null);
+    }
+    if (first) {
+      log.printf(Locale.ROOT, "wrote the extended model (%d tokens, %s RoPE x%s) to %s%n", lt,
+          extension.scaling().wireName(), trimmed(extension.resolvedFactor()), extendedDir);
+      options.listeners().forEach(l -> l.modelWritten(options.modelUri(), outcome.step()));
+    }
+    return new Result(outcome.step(), plan.steps(), resumedFrom, outcome.lastLoss(), extendedDir);
   }
 
   /**
@@ -259,17 +280,16 @@ public final class TrainStage {
   }
 
   /** Token file of the training data: the fetched file itself, or the text tokenized once with the model's tokenizer. */
-  private static TokenFile openTokens(Path workspace, DataSource data, Path baseDir, ModelConfig base, PrintWriter log)
+  private static Path tokens(Path workspace, DataSource data, Path baseDir, ModelConfig base, PrintWriter log)
       throws IOException, StageException {
     Path source = workspace.resolve(Workspace.TRAINING_DATA);
     if (data.getFormat() == DataSource.Format.TOKENS) {
-      return TokenFile.open(singleFile(source));
+      return singleFile(source);
     }
     Path tokenFile = workspace.resolve(Workspace.TRAINING_TOKENS);
     // what the token file was made from: a token file of another tokenizer, corpus, format or field is made again
-    Path made = tokenFile.resolveSibling(tokenFile.getFileName() + ".source");
-    String from = String.join("\n", "tokenizer " + io.pose.trainer.fetch.Fetcher.sha256(baseDir.resolve("tokenizer.json")),
-        "data " + corpusIdentity(source), "format " + data.getFormat().name(), "field " + data.getTextField());
+    Path made = madeFrom(tokenFile);
+    String from = tokenSource(source, data, baseDir);
     if (Files.exists(tokenFile) && !(Files.isRegularFile(made) && Files.readString(made).equals(from))) {
       log.printf(Locale.ROOT, "%s was made from another tokenizer or corpus: tokenizing again%n", tokenFile);
       Files.delete(tokenFile);
@@ -285,7 +305,52 @@ public final class TrainStage {
       }
       Files.writeString(made, from);
     }
-    return TokenFile.open(tokenFile);
+    return tokenFile;
+  }
+
+  private static Path madeFrom(Path tokenFile) {
+    return tokenFile.resolveSibling(tokenFile.getFileName() + ".source");
+  }
+
+  private static String tokenSource(Path source, DataSource data, Path baseDir) throws IOException {
+    return String.join("\n", "tokenizer " + io.pose.trainer.fetch.Fetcher.sha256(baseDir.resolve("tokenizer.json")),
+        "data " + corpusIdentity(source), "format " + data.getFormat().name(), "field " + data.getTextField());
+  }
+
+  /**
+   * On nodes other than node 0: waits until node 0 has tokenized the corpus (the token file and the record of what it
+   * was made from, which is written last), saying so every minute, at most {@value #DATA_TIMEOUT} seconds.
+   */
+  private static Path awaitTokens(Path workspace, DataSource data, Path baseDir, PrintWriter log,
+      Map<String, String> env) throws IOException, StageException {
+    Path source = workspace.resolve(Workspace.TRAINING_DATA);
+    if (data.getFormat() == DataSource.Format.TOKENS) {
+      return singleFile(source);
+    }
+    Path tokenFile = workspace.resolve(Workspace.TRAINING_TOKENS);
+    String from = tokenSource(source, data, baseDir);
+    double limit = Double.parseDouble(env.getOrDefault(DATA_TIMEOUT, "7200"));
+    long start = System.nanoTime();
+    long said = start;
+    while (!(Files.isRegularFile(tokenFile) && Files.isRegularFile(madeFrom(tokenFile))
+        && Files.readString(madeFrom(tokenFile)).equals(from))) {
+      long now = System.nanoTime();
+      if ((now - start) / 1e9 > limit) {
+        throw new StageException(ExitCode.RUNTIME_FAILURE, "node 0 did not tokenize " + source + " into " + tokenFile
+            + " within " + (long) limit + " s (" + DATA_TIMEOUT + ")");
+      }
+      if (now - said > 60e9) {
+        log.printf(Locale.ROOT, "waiting for node 0 to tokenize %s (%.0f s)%n", source, (now - start) / 1e9);
+        said = now;
+      }
+      try {
+        Thread.sleep(1000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while waiting for the token file", e);
+      }
+    }
+    return tokenFile;
   }
 
   /** The corpus's fetched revision (its manifest), else its files' names, sizes and modification times. */
@@ -338,7 +403,7 @@ public final class TrainStage {
   }
 
   private static void describe(PrintWriter log, ContextExtensionSpec s, ModelConfig base, ModelConfig extended,
-      TrainingPlan plan) {
+      TrainingPlan plan, World world) {
     long parameters = DecoderWeights.expectedShapes(base).values().stream()
         .mapToLong(shape -> java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b)).sum();
     PoseSettings p = s.getPose();
@@ -358,11 +423,10 @@ public final class TrainStage {
     log.printf(Locale.ROOT, "precision: %s products, fp32 master weights%s%n",
         s.getTraining().getPrecision().wireName(),
         s.getTraining().getPrecision() == TrainingSettings.Precision.FP16 ? ", dynamic loss scaling" : "");
-    int ranks = s.getResources().getNodes() * s.getResources().getGpusPerNode();
-    if (ranks > 1) {
-      log.printf(Locale.ROOT, "note: this process trains on one device; the %d ranks' share of each step is "
-          + "accumulated here (same gradients)%n", ranks);
-    }
+    log.printf(Locale.ROOT, "ranks: %d = %d node%s x %d %s, ZeRO stage %d (%s)%n", world.size(), world.nodes(),
+        world.nodes() == 1 ? "" : "s", world.ranksPerNode(), world.gpus() ? "GPUs" : "CPU rank",
+        s.getTraining().getZeroStage(), world.size() == 1 ? "one rank" : world.gpus() ? "NCCL"
+            : "TCP between the nodes");
   }
 
   private static String human(long n) {

@@ -34,6 +34,24 @@ public final class AdamW {
 
   /** Applies one step with this learning rate to every parameter that has a gradient. */
   public void step(Map<String, NDArray> parameters, double lr) {
+    Map<String, NDArray> grads = new LinkedHashMap<>();
+    try {
+      parameters.forEach((name, p) -> {
+        if (p.hasGradient()) {
+          grads.put(name, p.getGradient());
+        }
+      });
+      step(parameters, grads, lr);
+    } finally {
+      grads.values().forEach(NDArray::close);
+    }
+  }
+
+  /**
+   * Applies one step with this learning rate to the parameters that have a gradient here (keyed alike): what a
+   * rank does with its shards, whose gradients are not autograd's.
+   */
+  public void step(Map<String, NDArray> parameters, Map<String, NDArray> gradients, double lr) {
     step++;
     double bias1 = 1 - Math.pow(beta1, step);
     double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
@@ -43,33 +61,29 @@ public final class AdamW {
     List<NDArray> ms = new ArrayList<>();
     List<NDArray> vs = new ArrayList<>();
     long elements = 0;
-    try {
-      for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-        NDArray p = e.getValue();
-        if (!p.hasGradient()) {
-          continue;
-        }
-        long size = p.getShape().size();
-        if (!ps.isEmpty() && elements + size > GROUP_ELEMENTS) {
-          FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
-          gs.forEach(NDArray::close);
-          ps.clear();
-          gs.clear();
-          ms.clear();
-          vs.clear();
-          elements = 0;
-        }
-        ps.add(p);
-        gs.add(p.getGradient());
-        ms.add(expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike()));
-        vs.add(expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike()));
-        elements += size;
+    for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+      NDArray p = e.getValue();
+      NDArray g = gradients.get(e.getKey());
+      if (g == null) {
+        continue;
       }
-      if (!ps.isEmpty()) {
+      long size = p.getShape().size();
+      if (!ps.isEmpty() && elements + size > GROUP_ELEMENTS) {
         FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
+        ps.clear();
+        gs.clear();
+        ms.clear();
+        vs.clear();
+        elements = 0;
       }
-    } finally {
-      gs.forEach(NDArray::close);
+      ps.add(p);
+      gs.add(g);
+      ms.add(expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike()));
+      vs.add(expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike()));
+      elements += size;
+    }
+    if (!ps.isEmpty()) {
+      FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
     }
   }
 

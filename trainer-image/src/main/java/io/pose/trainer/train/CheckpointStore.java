@@ -2,37 +2,47 @@ package io.pose.trainer.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pose.trainer.dist.Collective;
 import io.pose.trainer.io.AtomicDirectory;
 import io.pose.trainer.io.Checkpoint;
 import io.pose.trainer.io.CheckpointException;
 import io.pose.trainer.io.SafetensorsFile;
-import io.pose.trainer.io.SafetensorsWriter;
-import io.pose.trainer.io.TensorData;
+import io.pose.trainer.io.ShardedTensors;
+import io.pose.trainer.io.TensorSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * Training checkpoints: {@code step-00000100/} holding model.safetensors (fp32 master weights, loadable like any
- * model directory), optimizer.safetensors (Adam moments) and trainer_state.json (step, loader position, what the
- * run was). Each is written whole through {@link AtomicDirectory}, so a directory that exists is complete; the
- * newest complete one is where a restarted pod resumes. The last K are kept.
+ * Training checkpoints, re-shardable: {@code step-00000100/} holds one {@code shard-0000r-of-0000N.safetensors} per
+ * writing rank (every rank under ZeRO 1-3, rank 0 alone under ZeRO 0, where every rank holds the same) with the
+ * pieces of the fp32 master weights and of the AdamW moments ({@code exp_avg/<name>}, {@code exp_avg_sq/<name>})
+ * that the rank owns, and {@code trainer_state.json} (step, loader position, optimizer step, loss scale, what the
+ * run was, the world size and stage it was written at). A run resumes from it at any world size and ZeRO stage:
+ * each rank reads the elements it owns in the new layout ({@link ShardedTensors}).
+ *
+ * <p>Every rank writes its shard into one staging directory on the shared workspace; once all have (a barrier),
+ * rank 0 writes the state file and renames the directory into place. A directory that exists is therefore complete;
+ * the newest one is where a restarted run resumes. The last K are kept.
  */
 public final class CheckpointStore {
 
   static final String STATE_FILE = "trainer_state.json";
-  static final String OPTIMIZER_FILE = "optimizer.safetensors";
+  static final String FORMAT = "pose-sharded/1";
+  /** The files of checkpoints written before sharding (still read). */
+  static final String LEGACY_OPTIMIZER_FILE = "optimizer.safetensors";
+  static final String EXP_AVG = "exp_avg/";
+  static final String EXP_AVG_SQ = "exp_avg_sq/";
   private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{8})");
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -42,42 +52,98 @@ public final class CheckpointStore {
     this.root = root;
   }
 
+  public Path root() {
+    return root;
+  }
+
   /**
    * What a run resumes with.
    *
    * @param step optimizer steps done
    * @param samplesConsumed the loader position: index of the next sample
-   * @param directory the checkpoint directory (its model.safetensors holds the weights)
+   * @param directory the checkpoint directory
    * @param runIdentity what the run was (batch size, seed, sampler): a resume must match it
+   * @param worldSize the ranks that wrote it
+   * @param zeroStage the ZeRO stage it was written under
    */
-  public record Saved(int step, long samplesConsumed, Path directory, String runIdentity) {}
+  public record Saved(int step, long samplesConsumed, Path directory, String runIdentity, int worldSize,
+      int zeroStage) {}
 
-  public void save(int step, long samplesConsumed, String runIdentity, Map<String, NDArray> weights, AdamW adam,
+  /**
+   * Writes a checkpoint: every rank calls it at the same step; when it returns on any rank, the checkpoint exists.
+   *
+   * @param scaler the fp16 loss scaler, whose state is saved too, or null
+   */
+  public void save(int step, long samplesConsumed, String runIdentity, ZeroModel model, AdamW adam, LossScaler scaler,
       int keep) throws IOException {
-    save(step, samplesConsumed, runIdentity, weights, adam, null, keep);
-  }
-
-  /** @param scaler the fp16 loss scaler, whose state is saved too, or null */
-  public void save(int step, long samplesConsumed, String runIdentity, Map<String, NDArray> weights, AdamW adam,
-      LossScaler scaler, int keep) throws IOException {
+    Collective c = model.collective();
     Path target = root.resolve(String.format("step-%08d", step));
-    AtomicDirectory.write(target, dir -> {
-      SafetensorsWriter.write(dir.resolve(Checkpoint.SINGLE_FILE), tensors(weights, ""), Map.of("format", "pt"));
-      List<TensorData> moments = new ArrayList<>(tensors(adam.expAvg(), "exp_avg/"));
-      moments.addAll(tensors(adam.expAvgSq(), "exp_avg_sq/"));
-      SafetensorsWriter.write(dir.resolve(OPTIMIZER_FILE), moments, Map.of());
+    if (c.rank() == 0) {
+      AtomicDirectory.prepareShared(target);
+    }
+    c.barrier();
+    int writers = model.stage() == 0 ? 1 : c.worldSize();
+    if (model.writesCheckpoint()) {
+      Path file = AtomicDirectory.sharedStaging(target).resolve(shardName(c.rank(), writers));
+      writeShard(file, model, adam);
+    }
+    c.barrier(); // every shard is written
+    if (c.rank() == 0) {
       ObjectNode state = JSON.createObjectNode();
+      state.put("format", FORMAT);
       state.put("step", step);
       state.put("samplesConsumed", samplesConsumed);
       state.put("adamStep", adam.stepCount());
       state.put("runIdentity", runIdentity);
+      state.put("worldSize", c.worldSize());
+      state.put("zeroStage", model.stage());
+      state.put("shards", writers);
       if (scaler != null) {
         state.put("lossScale", scaler.scale());
         state.put("lossScaleGoodSteps", scaler.goodSteps());
       }
-      Files.writeString(dir.resolve(STATE_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state) + "\n");
-    });
-    prune(keep);
+      Files.writeString(AtomicDirectory.sharedStaging(target).resolve(STATE_FILE),
+          JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state) + "\n");
+      AtomicDirectory.commitShared(target);
+      prune(keep);
+    }
+    c.barrier(); // the checkpoint is in place for everyone
+  }
+
+  static String shardName(int rank, int of) {
+    return String.format("shard-%05d-of-%05d.safetensors", rank, of);
+  }
+
+  private static void writeShard(Path file, ZeroModel model, AdamW adam) throws IOException {
+    List<ShardedTensors.Piece> pieces = new ArrayList<>();
+    Map<String, NDArray> flats = new HashMap<>();
+    Map<String, ShardLayout.Piece> where = new HashMap<>();
+    Map<String, NDArray> weights = model.ownedWeights();
+    for (ShardLayout.Unit u : model.layout().units()) {
+      for (ShardLayout.Piece p : model.ownedPieces(u)) {
+        add(pieces, flats, where, "", p, weights.get(u.name()));
+        add(pieces, flats, where, EXP_AVG, p, moment(adam.expAvg(), u));
+        add(pieces, flats, where, EXP_AVG_SQ, p, moment(adam.expAvgSq(), u));
+      }
+    }
+    ShardedTensors.write(file, pieces, Map.of("format", FORMAT),
+        piece -> ZeroModel.values(flats.get(piece.name()), where.get(piece.name())));
+  }
+
+  private static NDArray moment(Map<String, NDArray> moments, ShardLayout.Unit u) {
+    NDArray m = moments.get(u.name());
+    if (m == null) {
+      throw new IllegalStateException("no AdamW moments for " + u.name() + ": a checkpoint is written after a step");
+    }
+    return m;
+  }
+
+  private static void add(List<ShardedTensors.Piece> pieces, Map<String, NDArray> flats,
+      Map<String, ShardLayout.Piece> where, String prefix, ShardLayout.Piece p, NDArray flat) {
+    ShardedTensors.Piece stored = p.stored(prefix);
+    pieces.add(stored);
+    flats.put(stored.name(), flat);
+    where.put(stored.name(), p);
   }
 
   /** The newest complete checkpoint, if any. */
@@ -95,39 +161,139 @@ public final class CheckpointStore {
       if (!Files.exists(state)) {
         continue; // not written by this store: ignore rather than resume from it
       }
-      JsonNode s = JSON.readTree(state.toFile());
+      JsonNode s = readState(dir);
       return Optional.of(new Saved(s.get("step").asInt(), s.get("samplesConsumed").asLong(), dir,
-          s.get("runIdentity").asText()));
+          s.get("runIdentity").asText(), s.path("worldSize").asInt(1), s.path("zeroStage").asInt(0)));
     }
     return Optional.empty();
   }
 
-  /** Restores the optimizer state of a checkpoint into the manager. */
-  public void restoreOptimizer(Saved saved, AdamW adam, NDManager manager) throws IOException {
-    JsonNode state = JSON.readTree(saved.directory().resolve(STATE_FILE).toFile());
-    Map<String, NDArray> m = new LinkedHashMap<>();
-    Map<String, NDArray> v = new LinkedHashMap<>();
-    try (SafetensorsFile f = SafetensorsFile.open(saved.directory().resolve(OPTIMIZER_FILE))) {
-      for (var e : f.tensors().entrySet()) {
-        String name = e.getKey();
-        NDArray a = manager.create(f.floats(name), new Shape(e.getValue().shape()));
-        if (name.startsWith("exp_avg/")) {
-          m.put(name.substring("exp_avg/".length()), a);
-        } else if (name.startsWith("exp_avg_sq/")) {
-          v.put(name.substring("exp_avg_sq/".length()), a);
-        } else {
-          throw new CheckpointException(f.path() + ": unexpected tensor " + name);
-        }
+  private static JsonNode readState(Path dir) throws IOException {
+    Path state = dir.resolve(STATE_FILE);
+    try {
+      JsonNode s = JSON.readTree(state.toFile());
+      if (s == null || !s.has("step") || !s.has("samplesConsumed") || !s.has("runIdentity") || !s.has("adamStep")) {
+        throw new CheckpointException(state + ": not a trainer state (step, samplesConsumed, adamStep, runIdentity)");
       }
+      return s;
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new CheckpointException(state + ": not valid JSON: " + e.getOriginalMessage(), e);
     }
-    adam.restore(state.get("adamStep").asLong(), m, v);
   }
 
-  /** Restores the loss scaler's state of a checkpoint (one written without a scaler leaves it as it is). */
-  public void restoreScaler(Saved saved, LossScaler scaler) throws IOException {
-    JsonNode state = JSON.readTree(saved.directory().resolve(STATE_FILE).toFile());
-    if (state.has("lossScale")) {
-      scaler.restore(state.get("lossScale").asDouble(), state.path("lossScaleGoodSteps").asInt());
+  /**
+   * The checkpoint's tensors: the weights by name, the moments under {@code exp_avg/} and {@code exp_avg_sq/}. Its
+   * shards are checked (all present, readable, covering every tensor exactly once).
+   */
+  public static Stored open(Saved saved) throws IOException {
+    JsonNode s = readState(saved.directory());
+    if (!FORMAT.equals(s.path("format").asText())) {
+      return Stored.legacy(saved.directory());
+    }
+    int shards = s.path("shards").asInt(0);
+    if (shards < 1) {
+      throw new CheckpointException(saved.directory().resolve(STATE_FILE) + ": shards is missing");
+    }
+    List<Path> files = new ArrayList<>();
+    for (int r = 0; r < shards; r++) {
+      files.add(saved.directory().resolve(shardName(r, shards)));
+    }
+    return new Stored(ShardedTensors.open(files, saved.directory().toString()), null);
+  }
+
+  /** Restores the weights' optimizer state, the loss scale and the optimizer step of a checkpoint into a rank. */
+  public static void restore(Saved saved, Stored tensors, ZeroModel model, AdamW adam, LossScaler scaler,
+      NDManager manager) throws IOException {
+    JsonNode s = readState(saved.directory());
+    adam.restore(s.get("adamStep").asLong(), model.loadOwned(tensors, EXP_AVG, manager),
+        model.loadOwned(tensors, EXP_AVG_SQ, manager));
+    if (scaler != null && s.has("lossScale")) {
+      scaler.restore(s.get("lossScale").asDouble(), s.path("lossScaleGoodSteps").asInt());
+    }
+  }
+
+  /** A checkpoint's tensors, read in ranges; close it when the rank has what it needs. */
+  public static final class Stored implements TensorSource, AutoCloseable {
+    private final TensorSource tensors;
+    private final AutoCloseable[] resources;
+
+    private Stored(TensorSource tensors, AutoCloseable second, AutoCloseable... more) {
+      this.tensors = tensors;
+      List<AutoCloseable> all = new ArrayList<>();
+      all.add(tensors);
+      if (second != null) {
+        all.add(second);
+      }
+      all.addAll(List.of(more));
+      this.resources = all.toArray(AutoCloseable[]::new);
+    }
+
+    /** A checkpoint of the single-process trainer: model.safetensors + optimizer.safetensors, whole tensors. */
+    static Stored legacy(Path dir) throws IOException {
+      Checkpoint weights = Checkpoint.open(dir);
+      SafetensorsFile optimizer;
+      try {
+        optimizer = SafetensorsFile.open(dir.resolve(LEGACY_OPTIMIZER_FILE));
+      } catch (IOException | RuntimeException e) {
+        weights.close();
+        throw e;
+      }
+      TensorSource both = new TensorSource() {
+        @Override
+        public boolean has(String name) {
+          return optimizer.tensors().containsKey(name) || weights.has(name);
+        }
+
+        @Override
+        public long[] shape(String name) {
+          return optimizer.tensors().containsKey(name) ? optimizer.info(name).shape() : weights.shape(name);
+        }
+
+        @Override
+        public float[] floats(String name, long begin, int count) throws IOException {
+          return optimizer.tensors().containsKey(name) ? optimizer.floats(name, begin, count)
+              : weights.floats(name, begin, count);
+        }
+
+        @Override
+        public String describe() {
+          return dir.toString();
+        }
+      };
+      return new Stored(both, weights, optimizer);
+    }
+
+    @Override
+    public boolean has(String name) {
+      return tensors.has(name);
+    }
+
+    @Override
+    public long[] shape(String name) {
+      return tensors.shape(name);
+    }
+
+    @Override
+    public float[] floats(String name, long begin, int count) throws IOException {
+      return tensors.floats(name, begin, count);
+    }
+
+    @Override
+    public String describe() {
+      return tensors.describe();
+    }
+
+    @Override
+    public void close() throws IOException {
+      for (AutoCloseable r : resources) {
+        try {
+          r.close();
+        } catch (IOException | RuntimeException e) {
+          throw e;
+        } catch (Exception e) {
+          throw new IOException(e);
+        }
+      }
     }
   }
 
@@ -138,13 +304,7 @@ public final class CheckpointStore {
     }
     dirs.sort(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed());
     for (int i = Math.max(1, keep); i < dirs.size(); i++) {
-      io.pose.trainer.io.AtomicDirectory.delete(dirs.get(i));
+      AtomicDirectory.delete(dirs.get(i));
     }
-  }
-
-  private static List<TensorData> tensors(Map<String, NDArray> arrays, String prefix) {
-    List<TensorData> out = new ArrayList<>();
-    arrays.forEach((name, a) -> out.add(TensorData.f32(prefix + name, a.getShape().getShape(), a.toFloatArray())));
-    return out;
   }
 }

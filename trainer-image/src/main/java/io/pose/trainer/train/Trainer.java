@@ -7,27 +7,28 @@ import io.pose.core.sampling.Batch;
 import io.pose.core.sampling.Sample;
 import io.pose.trainer.data.SampleStream;
 import io.pose.trainer.dist.Collective;
-import io.pose.trainer.dist.SingleRank;
-import io.pose.trainer.kernels.Autograd;
 import io.pose.trainer.kernels.ComputeType;
-import io.pose.trainer.kernels.Ops;
+import io.pose.trainer.kernels.FusedOps;
 import io.pose.trainer.model.Decoder;
-import io.pose.trainer.model.DecoderWeights;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * The training loop of one rank: for each step, the step's samples in micro-batches (gradients accumulated, each
- * micro-batch's loss divided by the number of micro-batches, as the Hugging Face Trainer does), global-norm
- * clipping, an AdamW step at the scheduled rate, and a checkpoint every N steps. Sample s of the run is always the
- * same sample (see {@link SampleStream}), so a resumed run continues exactly where the checkpoint left it.
+ * The training loop of one data-parallel rank: for each step, this rank's share of the step's samples in
+ * micro-batches (gradients accumulated, each micro-batch's loss divided by the micro-batches of the whole step, as
+ * the Hugging Face Trainer does), gradients summed over the ranks ({@link ZeroModel}: all-reduced, or
+ * reduce-scattered into shards), global-norm clipping over every rank's gradients, an AdamW step at the scheduled
+ * rate on this rank's weights, and a checkpoint every N steps that every rank writes its part of. Sample s of the
+ * run is always the same sample (see {@link SampleStream}) and step k reads samples [k x batch, (k + 1) x batch)
+ * whatever the number of ranks, so a resumed run continues exactly where the checkpoint left it, on any world size.
  */
 public final class Trainer {
 
   private final Decoder decoder;
-  private final DecoderWeights weights;
+  private final ZeroModel model;
   private final SampleStream data;
   private final TrainingPlan plan;
   private final CheckpointStore checkpoints;
@@ -42,53 +43,40 @@ public final class Trainer {
   private Integer lastCheckpointStep;
 
   /**
+   * @param manager where the micro-batches' tensors are made (the rank's device)
+   * @param decoder the model, reading its parameters from {@code model}
+   * @param model this rank's parameters (and the ranks' collective)
    * @param runIdentity what identifies the run for resuming (seed, batch sizes, sampler): a checkpoint of another
    *     run is refused
    */
-  public Trainer(NDManager manager, Decoder decoder, DecoderWeights weights, SampleStream data, TrainingPlan plan,
+  public Trainer(NDManager manager, Decoder decoder, ZeroModel model, SampleStream data, TrainingPlan plan,
       CheckpointStore checkpoints, String runIdentity) {
-    this(manager, decoder, weights, data, plan, checkpoints, runIdentity, SingleRank.INSTANCE);
-  }
-
-  /**
-   * One data-parallel rank of a run: every rank holds the whole model, trains on its share of each step's samples,
-   * and the gradients are summed over the ranks before clipping and the update, which therefore are the same on
-   * every rank. Rank 0 writes the checkpoints.
-   *
-   * @param collective the ranks (plan.dataParallelRanks() of them)
-   */
-  public Trainer(NDManager manager, Decoder decoder, DecoderWeights weights, SampleStream data, TrainingPlan plan,
-      CheckpointStore checkpoints, String runIdentity, Collective collective) {
+    this.collective = model.collective();
     if (collective.worldSize() != plan.dataParallelRanks()) {
       throw new IllegalArgumentException("the plan has " + plan.dataParallelRanks() + " data-parallel ranks, the "
           + "collective " + collective.worldSize());
     }
-    this.collective = collective;
     this.manager = manager;
     this.decoder = decoder;
-    this.weights = weights;
+    this.model = model;
     this.data = data;
     this.plan = plan;
     this.checkpoints = checkpoints;
     this.runIdentity = runIdentity;
     this.adam = new AdamW(plan.beta1(), plan.beta2(), plan.eps(), plan.weightDecay());
     this.scaler = decoder.compute() == ComputeType.FP16 ? new LossScaler() : null;
-    weights.all().values().forEach(w -> w.setRequiresGradient(true));
   }
 
   /**
-   * Restores the optimizer and loader state of a checkpoint whose weights the decoder was loaded from (the caller
-   * loads them from {@code saved.directory()}, a model directory like any other).
+   * Restores the optimizer, loss-scale and loader state of the checkpoint whose weights the model was loaded from
+   * (the caller loads them from the same {@code tensors}); any world size and ZeRO stage.
    */
-  public void resumeFrom(CheckpointStore.Saved saved) throws IOException {
+  public void resumeFrom(CheckpointStore.Saved saved, CheckpointStore.Stored tensors) throws IOException {
     if (!saved.runIdentity().equals(runIdentity)) {
       throw new IllegalStateException("checkpoint " + saved.directory() + " belongs to another run (" + saved.runIdentity()
           + "); this run is " + runIdentity + ": use a new workspace or the same settings");
     }
-    checkpoints.restoreOptimizer(saved, adam, manager);
-    if (scaler != null) {
-      checkpoints.restoreScaler(saved, scaler);
-    }
+    CheckpointStore.restore(saved, tensors, model, adam, scaler, manager);
     step = saved.step();
     samplesConsumed = saved.samplesConsumed();
     lastCheckpointStep = saved.step();
@@ -99,16 +87,19 @@ public final class Trainer {
     return lastCheckpointStep;
   }
 
-  /** The weights being trained, by Hugging Face name. */
-  public DecoderWeights weights() {
-    return weights;
+  /** This rank's parameters. */
+  public ZeroModel model() {
+    return model;
   }
 
   public int step() {
     return step;
   }
 
-  /** Runs steps until the given step (or the plan's last); reports each step once its checkpoint, if any, is written. */
+  /**
+   * Runs steps until the given step (or the plan's last); reports each step once its checkpoint, if any, is written.
+   * Every rank runs it; every rank gets the same results.
+   */
   public List<StepResult> run(int untilStep, Consumer<StepResult> listener) throws IOException {
     List<StepResult> results = new ArrayList<>();
     int last = Math.min(untilStep, plan.steps());
@@ -116,10 +107,7 @@ public final class Trainer {
       StepResult r = trainStep();
       results.add(r);
       if (step % plan.checkpointEverySteps() == 0 || step == plan.steps()) {
-        if (collective.rank() == 0) {
-          checkpoints.save(step, samplesConsumed, runIdentity, weights.all(), adam, scaler, plan.keepCheckpoints());
-        }
-        collective.barrier(); // a checkpoint exists for every rank once any rank reports it
+        checkpoints.save(step, samplesConsumed, runIdentity, model, adam, scaler, plan.keepCheckpoints());
         lastCheckpointStep = step;
       }
       listener.accept(r);
@@ -129,7 +117,6 @@ public final class Trainer {
 
   private StepResult trainStep() throws IOException {
     long start = System.nanoTime();
-    weights.all().values().forEach(Autograd::zeroGrad);
     int accumulation = plan.accumulationSteps();
     double lossSum = 0;
     long tokens = 0;
@@ -162,15 +149,9 @@ public final class Trainer {
       }
     }
     samplesConsumed += plan.globalBatchSize();
+    // each rank's gradients are its share of the mean over the global batch: their sum is the whole
+    model.finishGradients();
     if (ranks > 1) {
-      // each rank's gradients are its share of the mean over the global batch: their sum is the whole
-      for (NDArray w : weights.all().values()) {
-        if (w.hasGradient()) {
-          try (NDArray g = w.getGradient()) {
-            collective.allReduceSum(g);
-          }
-        }
-      }
       double[] sums = collective.allReduce(new double[] {lossSum, tokens}, Collective.Op.SUM);
       double[] maxima = collective.allReduce(new double[] {maxPosition, maxLength}, Collective.Op.MAX);
       lossSum = sums[0] / ranks;
@@ -178,30 +159,39 @@ public final class Trainer {
       maxPosition = (int) maxima[0];
       maxLength = (int) maxima[1];
     }
-    if (lossScale != 1.0) {
-      float inverse = (float) (1.0 / lossScale); // exact: the scale is a power of two
-      for (NDArray w : weights.all().values()) {
-        if (w.hasGradient()) {
-          try (NDArray g = w.getGradient()) {
-            g.muli(inverse);
-          }
+    Map<String, NDArray> grads = model.ownedGradients();
+    double norm;
+    try {
+      List<NDArray> all = new ArrayList<>(grads.values());
+      if (lossScale != 1.0) {
+        FusedOps.scale(all, 1.0 / lossScale); // exact: the scale is a power of two
+      }
+      norm = model.gradientNorm(grads);
+      if (plan.maxGradNorm() > 0 && Double.isFinite(norm)) {
+        // as clip_grad_norm_: the coefficient in fp32 from the fp32 norm
+        float coefficient = (float) plan.maxGradNorm() / ((float) norm + 1e-6f);
+        if (coefficient < 1.0f) {
+          FusedOps.scale(all, coefficient);
         }
       }
+      double lr = plan.schedule().at(step);
+      boolean finite = Double.isFinite(norm); // the same on every rank: the norm is
+      if (scaler != null) {
+        scaler.update(finite); // an overflow skips the step and halves the scale
+      } else if (!finite) {
+        throw new TrainingDivergedException(step + 1, lossSum / accumulation, norm);
+      }
+      if (finite) {
+        adam.step(model.ownedWeights(), grads, lr);
+        model.afterUpdate();
+      }
+      step++;
+      return new StepResult(step, lossSum / accumulation, norm, lr, tokens, (System.nanoTime() - start) / 1e9,
+          maxPosition, maxLength);
+    } finally {
+      grads.values().forEach(NDArray::close);
+      model.endStep();
     }
-    double norm = GradientClipping.clip(weights.all().values(), plan.maxGradNorm());
-    double lr = plan.schedule().at(step);
-    boolean finite = Double.isFinite(norm);
-    if (scaler != null) {
-      scaler.update(finite); // an overflow skips the step and halves the scale
-    } else if (!finite) {
-      throw new TrainingDivergedException(step + 1, lossSum / accumulation, norm);
-    }
-    if (finite) {
-      adam.step(weights.all(), lr);
-    }
-    step++;
-    return new StepResult(step, lossSum / accumulation, norm, lr, tokens, (System.nanoTime() - start) / 1e9, maxPosition,
-        maxLength);
   }
 
   private static long[] toLongs(int[] a) {

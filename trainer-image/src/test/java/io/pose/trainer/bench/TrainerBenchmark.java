@@ -19,6 +19,7 @@ import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.model.Decoder;
 import io.pose.trainer.model.DecoderWeights;
 import io.pose.trainer.train.CheckpointStore;
+import io.pose.trainer.train.ZeroModel;
 import io.pose.trainer.train.LearningRateSchedule;
 import io.pose.trainer.train.StepResult;
 import io.pose.trainer.train.Trainer;
@@ -238,8 +239,8 @@ public final class TrainerBenchmark {
         positions.add(ints(st.get("positions").get(b)));
       }
     }
-    try (NDManager m = NDManager.newBaseManager(); Checkpoint c = Checkpoint.open(dir)) {
-      DecoderWeights weights = DecoderWeights.load(config, c, m);
+    try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu()); Checkpoint c = Checkpoint.open(dir);
+        ZeroModel weights = ZeroModel.load(config, 0, io.pose.trainer.dist.SingleRank.INSTANCE, m, recompute, c)) {
       // the samples in inputs.json, in order: sample i of the run is ids[i] at positions[i]
       int length = inputs.get("length").asInt();
       io.pose.core.sampling.PositionSampler replay = new io.pose.core.sampling.PositionSampler() {

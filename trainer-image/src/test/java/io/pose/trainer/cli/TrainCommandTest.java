@@ -155,7 +155,7 @@ class TrainCommandTest {
 
     Outcome second = pose(config, ws);
     assertThat(second.code()).as(second.err()).isZero();
-    assertThat(second.out()).contains("resuming from").contains("(step 4, 16 samples read)")
+    assertThat(second.out()).contains("resuming from").contains("(step 4, 16 samples read;")
         .doesNotContain("tokenized").contains("step 5/6").contains("step 6/6").doesNotContain("step 1/6");
     assertThat(names(ws.resolve("checkpoints"))).containsExactly("step-00000004", "step-00000006");
 

@@ -10,7 +10,10 @@ import io.pose.core.hf.ModelConfig;
 import io.pose.core.sampling.Samplers;
 import io.pose.trainer.data.SampleStream;
 import io.pose.trainer.data.TokenFile;
+import io.pose.trainer.dist.Collective;
+import io.pose.trainer.dist.SingleRank;
 import io.pose.trainer.io.Checkpoint;
+import io.pose.trainer.io.TensorSource;
 import io.pose.trainer.model.Decoder;
 import io.pose.trainer.model.DecoderWeights;
 import java.io.IOException;
@@ -64,10 +67,11 @@ class TrainerTest {
         0.01, 1.0, checkpointEvery, keep, 0, false);
   }
 
-  /** A trainer over the tiny Llama, starting from the base model or a checkpoint directory. */
-  record Run(NDManager manager, TokenFile data, DecoderWeights weights, Trainer trainer) implements AutoCloseable {
+  /** A trainer over the tiny Llama (one rank), starting from the base model or a checkpoint. */
+  record Run(NDManager manager, TokenFile data, ZeroModel model, Trainer trainer) implements AutoCloseable {
     @Override
     public void close() throws IOException {
+      model.close();
       data.close();
       manager.close();
     }
@@ -79,22 +83,40 @@ class TrainerTest {
 
   static Run run(Path weightsFrom, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute)
       throws IOException {
-    NDManager m = NDManager.newBaseManager();
-    DecoderWeights weights;
     try (Checkpoint c = Checkpoint.open(weightsFrom)) {
-      weights = DecoderWeights.load(config, c, m);
+      return run(c, plan, checkpoints, identity, compute, 0, SingleRank.INSTANCE);
     }
-    TokenFile data = TokenFile.open(corpus);
-    SampleStream stream = new SampleStream(data, Samplers.official(LC, LT), 5, LC);
-    Trainer t = new Trainer(m, new Decoder(config, weights, compute), weights, stream, plan,
-        new CheckpointStore(checkpoints), identity);
-    return new Run(m, data, weights, t);
   }
 
-  static Map<String, float[]> snapshot(DecoderWeights w) {
-    Map<String, float[]> out = new LinkedHashMap<>();
-    w.all().forEach((k, v) -> out.put(k, v.toFloatArray()));
-    return out;
+  /** A rank of a run under a ZeRO stage, its weights read from a model directory or a checkpoint. */
+  static Run run(TensorSource weights, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute,
+      int zeroStage, Collective collective) throws IOException {
+    NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu());
+    ZeroModel model = ZeroModel.load(config, zeroStage, collective, m, plan.recomputeActivations(), weights);
+    TokenFile data = TokenFile.open(corpus);
+    SampleStream stream = new SampleStream(data, Samplers.official(LC, LT), 5, LC);
+    Trainer t = new Trainer(m, new Decoder(config, model, compute), model, stream, plan,
+        new CheckpointStore(checkpoints), identity);
+    return new Run(m, data, model, t);
+  }
+
+  /** A single-rank run resumed from a checkpoint. */
+  static Run resume(CheckpointStore.Saved saved, TrainingPlan plan, Path checkpoints, String identity,
+      ComputeType compute) throws IOException {
+    try (CheckpointStore.Stored stored = CheckpointStore.open(saved)) {
+      Run r = run(stored, plan, checkpoints, identity, compute, 0, SingleRank.INSTANCE);
+      try {
+        r.trainer().resumeFrom(saved, stored);
+        return r;
+      } catch (IOException | RuntimeException e) {
+        r.close();
+        throw e;
+      }
+    }
+  }
+
+  static Map<String, float[]> snapshot(ZeroModel model) {
+    return model.gatherAll();
   }
 
   @Test
@@ -102,7 +124,7 @@ class TrainerTest {
     Map<String, float[]> straight;
     try (Run a = run(MODEL, plan(6, 2, 2), tmp.resolve("a"), "run-1")) {
       a.trainer().run(6, r -> { });
-      straight = snapshot(a.weights());
+      straight = snapshot(a.model());
     }
     Path checkpoints = tmp.resolve("b");
     try (Run b = run(MODEL, plan(6, 2, 2), checkpoints, "run-1")) {
@@ -111,11 +133,10 @@ class TrainerTest {
     CheckpointStore.Saved saved = new CheckpointStore(checkpoints).latest().orElseThrow();
     assertThat(saved.step()).isEqualTo(4);
     assertThat(saved.samplesConsumed()).isEqualTo(32);
-    try (Run resumed = run(saved.directory(), plan(6, 2, 2), checkpoints, "run-1")) {
-      resumed.trainer().resumeFrom(saved);
+    try (Run resumed = resume(saved, plan(6, 2, 2), checkpoints, "run-1", ComputeType.FP32)) {
       List<StepResult> rest = resumed.trainer().run(6, r -> { });
       assertThat(rest).extracting(StepResult::step).containsExactly(5, 6);
-      Map<String, float[]> after = snapshot(resumed.weights());
+      Map<String, float[]> after = snapshot(resumed.model());
       for (String name : straight.keySet()) {
         assertThat(after.get(name)).as(name).containsExactly(straight.get(name));
       }
@@ -148,9 +169,8 @@ class TrainerTest {
       a.trainer().run(2, r -> { });
     }
     CheckpointStore.Saved saved = new CheckpointStore(tmp).latest().orElseThrow();
-    try (Run b = run(saved.directory(), plan(4, 2, 1), tmp, "seed=6 batch=8")) {
-      assertThatThrownBy(() -> b.trainer().resumeFrom(saved)).hasMessageContaining("belongs to another run (seed=5 batch=8)");
-    }
+    assertThatThrownBy(() -> resume(saved, plan(4, 2, 1), tmp, "seed=6 batch=8", ComputeType.FP32))
+        .hasMessageContaining("belongs to another run (seed=5 batch=8)");
   }
 
   /** bf16 and fp16 (with its loss scale) train as well and resume bit for bit, the scaler's state included. */
@@ -161,7 +181,7 @@ class TrainerTest {
     List<StepResult> all;
     try (Run a = run(MODEL, plan(40, 20, 1), tmp.resolve("a"), "mp", compute)) {
       all = a.trainer().run(40, r -> { });
-      straight = snapshot(a.weights());
+      straight = snapshot(a.model());
     }
     double first = all.subList(0, 5).stream().mapToDouble(StepResult::loss).average().orElseThrow();
     double last = all.subList(35, 40).stream().mapToDouble(StepResult::loss).average().orElseThrow();
@@ -171,10 +191,9 @@ class TrainerTest {
       b.trainer().run(20, r -> { });
     }
     CheckpointStore.Saved saved = new CheckpointStore(checkpoints).latest().orElseThrow();
-    try (Run resumed = run(saved.directory(), plan(40, 20, 1), checkpoints, "mp", compute)) {
-      resumed.trainer().resumeFrom(saved);
+    try (Run resumed = resume(saved, plan(40, 20, 1), checkpoints, "mp", compute)) {
       resumed.trainer().run(40, r -> { });
-      Map<String, float[]> after = snapshot(resumed.weights());
+      Map<String, float[]> after = snapshot(resumed.model());
       for (String name : straight.keySet()) {
         assertThat(after.get(name)).as(name).containsExactly(straight.get(name));
       }
