@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "pose", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "Extends the context window of RoPE language models with PoSE (Positional Skip-wisE training).",
-    subcommands = {RunCommand.class, FetchCommand.class, TrainCommand.class, EvalCommand.class, PublishCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {RunCommand.class, FetchCommand.class, TrainCommand.class, EvalCommand.class, PublishCommand.class,
+        PlanCommand.class, CommandLine.HelpCommand.class})
 public final class Pose {
 
   public static void main(String[] args) {

@@ -67,6 +67,16 @@ public final class LanguageModel implements AutoCloseable {
    * @throws CheckpointException for a missing or unreadable config, weights or tokenizer, naming the file
    */
   public static LanguageModel load(Path directory, ComputeType compute, int block) throws IOException {
+    return load(directory, compute, block, ai.djl.Device.cpu());
+  }
+
+  /**
+   * Loads a model directory onto a device (the CPU, or the GPU the evaluation pod was given).
+   *
+   * @param block tokens per block
+   */
+  public static LanguageModel load(Path directory, ComputeType compute, int block, ai.djl.Device device)
+      throws IOException {
     if (block < 1) {
       throw new IllegalArgumentException("block must be positive, not " + block);
     }
@@ -80,7 +90,7 @@ public final class LanguageModel implements AutoCloseable {
     } catch (ConfigException e) {
       throw new CheckpointException(e.getMessage(), e);
     }
-    NDManager manager = NDManager.newBaseManager();
+    NDManager manager = NDManager.newBaseManager(device);
     try {
       DecoderWeights weights;
       try (Checkpoint c = Checkpoint.open(directory)) {

@@ -61,6 +61,20 @@ public final class EvalStage {
   public record Options(Path workspace, PrintWriter log, Consumer<EvaluationResults> listener, int block,
       ComputeType compute) {}
 
+  /**
+   * The device of the evaluation: the first GPU of the pod when the spec gives evaluation GPUs (training on GPUs and
+   * spec.evaluation.gpus above 0; they must be there), the CPU otherwise.
+   */
+  static ai.djl.Device device(ContextExtensionSpec spec, PrintWriter log) throws StageException {
+    Integer gpus = spec.getEvaluation() == null ? null : spec.getEvaluation().getGpus();
+    if (spec.getResources().getGpusPerNode() == 0 || gpus == null || gpus == 0) {
+      return ai.djl.Device.cpu();
+    }
+    Devices.require(gpus, "spec.evaluation.gpus");
+    log.printf("device: GPU 0 of %d%n", gpus);
+    return ai.djl.Device.gpu(0);
+  }
+
   public static EvaluationResults run(ContextExtension resource, Options options) throws StageException, IOException {
     List<Violation> violations = SpecValidator.validate(resource);
     if (!violations.isEmpty()) {
@@ -85,6 +99,7 @@ public final class EvalStage {
       return publish(results, options, resource);
     }
     boolean compare = Boolean.TRUE.equals(e.getCompareWithBase());
+    ai.djl.Device device = device(spec, log);
 
     // read every input before the first model runs, so a missing file fails in seconds, not after hours
     List<String> perplexityTexts = e.getPerplexity() == null ? null
@@ -104,8 +119,8 @@ public final class EvalStage {
       }
     }
 
-    try (LanguageModel extended = load(extendedDir, options);
-        LanguageModel baseModel = compare ? load(baseDir, options) : null) {
+    try (LanguageModel extended = load(extendedDir, options, device);
+        LanguageModel baseModel = compare ? load(baseDir, options, device) : null) {
       log.printf(Locale.ROOT, "evaluating %s%s%n", extendedDir, compare ? " and the base model " + baseDir : "");
       io.pose.trainer.fetch.FetchManifest.read(baseDir).ifPresent(m -> log.printf(Locale.ROOT,
           "base model: %s at revision %s%n", m.source(), m.revision()));
@@ -266,9 +281,10 @@ public final class EvalStage {
     }
   }
 
-  private static LanguageModel load(Path dir, Options options) throws StageException, IOException {
+  private static LanguageModel load(Path dir, Options options, ai.djl.Device device)
+      throws StageException, IOException {
     try {
-      return LanguageModel.load(dir, options.compute(), options.block());
+      return LanguageModel.load(dir, options.compute(), options.block(), device);
     } catch (CheckpointException | DataException ex) {
       throw new StageException(ExitCode.MISSING_INPUT, ex.getMessage(), ex);
     }

@@ -246,6 +246,15 @@ class EvalCommandTest {
   }
 
   @Test
+  void evaluationGpusAskedForButAbsentExitWithThreeInsteadOfRunningOnTheCpu(@TempDir Path tmp) throws IOException {
+    Path ws = workspace(tmp.resolve("ws"));
+    String gpus = spec(FULL).replace("gpusPerNode: 0", "gpusPerNode: 1");
+    Outcome o = pose("eval", TrainCommandTest.config(tmp, gpus), ws);
+    assertThat(o.code()).as(o.err()).isEqualTo(ExitCode.MISSING_INPUT.code());
+    assertThat(o.err()).contains("spec.evaluation.gpus asks for 1 GPU per node").contains("never falls back to the CPU");
+  }
+
+  @Test
   void missingOrUnusableEvaluationDataExitsWithThreeAndNamesTheField(@TempDir Path tmp) throws IOException {
     Path ws = workspace(tmp.resolve("ws"));
     deleteTree(ws.resolve("data/eval/perplexity"));
