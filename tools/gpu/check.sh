@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The trainer on one NVIDIA GPU, checked in under 10 minutes with no network and no JDK (the lent H200 machine):
+# builds DJL 0.36's JNI against the machine's own PyTorch (its torch is newer than the libtorch 2.7.1 DJL ships
+# for), then runs io.pose.trainer.bench.GpuCheck with the carried Java runtime: the tiny models' forward and
+# backward on CUDA against transformers, bf16 training steps of a ~100M Llama (tokens/s, model FLOPs utilization,
+# memory against the plan), ZeRO-3 over two thread ranks on the GPU, NCCL at world size 1.
+#
+# Prepare here:  bash tools/gpu/prepare.sh                 (writes .device-carry/gpu, about 48 MiB)
+# Run there:     device run, command "bash tools/gpu/check.sh", carry [".device-carry/gpu"], timeout 600
+# Results:       $OUT/gpu-check.md (the table), $OUT/gpu-check.log (everything); exit 0 when every check passed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+P=.device-carry/gpu
+OUT=${OUT:-/tmp/pose-gpu-check}
+mkdir -p "$OUT"
+LOG="$OUT/gpu-check.log"
+exec > >(tee -a "$LOG") 2>&1
+say() { echo "[gpu-check $(date +%H:%M:%S)] $*"; }
+fail() { say "FAILED: $*"; exit 2; }
+
+[ -x "$P/jre/bin/java" ] || fail "$P/jre is missing: run tools/gpu/prepare.sh here and carry $P"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || fail "no GPU (nvidia-smi)"
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+case "$GPU" in
+  *H200*|*H100*SXM*|*H100\ 80GB\ HBM3*) PEAK=989 ;;   # dense bf16 TFLOPS of the SXM parts (datasheet)
+  *H100*) PEAK=756 ;;
+  *A100*) PEAK=312 ;;
+  *L40S*) PEAK=362 ;;
+  *) PEAK=0 ;;
+esac
+
+PY=python3
+TORCH=$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))') || fail "python3 has no torch"
+TV=$($PY -c 'import torch; print(torch.__version__.split("+")[0])')
+CUDA_TAG=$($PY -c 'import torch; v = torch.version.cuda or ""; print("cu" + v.replace(".", ""))')
+ABI=$($PY -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+SITE=$(dirname "$TORCH")
+say "torch $TV ($CUDA_TAG, C++11 ABI $ABI) at $TORCH; GPU $GPU, peak $PEAK TFLOPS"
+
+# the CUDA, cuDNN and NCCL libraries torch's libraries and JavaCPP's wrappers link by name
+NVLIBS=$(find "$SITE/nvidia" /usr/local/cuda/lib64 -maxdepth 4 \( -name 'libcudart.so*' -o -name 'libnccl.so*' \
+  -o -name 'libcublas*.so*' -o -name 'libcudnn*.so*' -o -name 'libnvrtc*.so*' -o -name 'libnvJitLink*.so*' \
+  -o -name 'libcusparse*.so*' -o -name 'libcufft*.so*' -o -name 'libcurand*.so*' -o -name 'libcusolver*.so*' \
+  -o -name 'libcupti*.so*' -o -name 'libnvToolsExt*.so*' -o -name 'libcufile*.so*' -o -name 'libnvshmem*.so*' \) \
+  -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+export LD_LIBRARY_PATH="$TORCH/lib${NVLIBS:+:$NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# DJL's JNI, built against this torch; the library directory DJL loads: torch's libraries and the JNI
+LIBDIR=/tmp/pose-libtorch
+rm -rf "$LIBDIR" && mkdir -p "$LIBDIR"
+for f in "$TORCH"/lib/*; do ln -s "$f" "$LIBDIR/"; done
+start=$(date +%s)
+say "building libdjl_torch.so from DJL 0.36's JNI sources"
+bash tools/gpu/build-jni.sh "$TORCH" "$LIBDIR" "$ABI" || fail "building DJL's JNI against torch $TV"
+say "built in $(( $(date +%s) - start )) s"
+
+export PYTORCH_LIBRARY_PATH="$LIBDIR" PYTORCH_VERSION="$TV" PYTORCH_FLAVOR="$CUDA_TAG"
+export DJL_CACHE_DIR=/tmp/pose-djl OPT_OUT_TRACKING=true DJL_OFFLINE=true RUST_FLAVOR=cpu
+say "GpuCheck (steps of the ~100M model, ZeRO-3 on thread ranks, NCCL)"
+"$P/jre/bin/java" -Xmx8g -Dai.djl.offline=true -Dai.djl.pytorch.num_interop_threads=1 -cp "$P/lib/*" \
+  io.pose.trainer.bench.GpuCheck --device gpu --models trainer-image/src/test/resources/tiny-models \
+  --peak-tflops "$PEAK" --out "$OUT/gpu-check.md"
+code=$?
+{ echo; echo "Machine: $GPU ($(nvidia-smi --query-gpu=memory.total,driver_version --format=csv,noheader)), torch $TV"
+  echo "Command: \`bash tools/gpu/check.sh\` (tools/gpu/prepare.sh first), $(date -u +%Y-%m-%d)"; } >> "$OUT/gpu-check.md"
+say "exit $code"
+exit $code
