@@ -92,6 +92,10 @@ public record MemoryPlan(Inputs inputs, List<Line> lines) {
       lines.add(new Line("gradient packing", 4 * Math.max(largestLayer, root.flatSize()),
           "one unit's flat copy at the step's end"));
     }
+    // the fused AdamW update's denominators, for a group of at most AdamW.GROUP_ELEMENTS of this rank's elements
+    long updated = stage >= 1 ? shards : all;
+    lines.add(new Line("AdamW update", 4 * Math.min(updated, AdamW.GROUP_ELEMENTS),
+        "the update's temporaries (one group of at most 64M values)"));
     long tokens = (long) in.microBatch() * in.window();
     long perLayer = activationBytesPerToken(c, in.compute()) * tokens;
     long boundaries = 4L * c.hiddenSize() * tokens; // a layer's input (fp32 residual stream)

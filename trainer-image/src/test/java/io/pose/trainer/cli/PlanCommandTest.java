@@ -39,7 +39,7 @@ class PlanCommandTest {
     Outcome o = plan("--config", SPEC.toString(), "--model-config", MISTRAL.toString(), "--gpu-memory", "32GiB");
     assertThat(o.code()).isEqualTo(2);
     assertThat(o.err()).contains("the plan needs").contains("more than 32.00 GiB").contains("would fit:")
-        .contains("2 nodes of 8 ranks at ZeRO 3");
+        .contains("3 nodes of 8 ranks at ZeRO 3");
     Outcome tiny = plan("--config", SPEC.toString(), "--model-config", MISTRAL.toString(), "--gpu-memory", "16GB");
     assertThat(tiny.code()).isEqualTo(2);
     assertThat(tiny.err()).contains("nothing tried fits").contains("spec.pose.trainingWindow");
