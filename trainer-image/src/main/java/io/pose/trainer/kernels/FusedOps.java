@@ -196,25 +196,27 @@ public final class FusedOps {
 
   /** Causal attention over [B, H, T, d] queries and [B, Hkv, T, d] keys and values (grouped-query when Hkv < H). */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, double scale) {
-    NDArray[] kv = headsForCpu(q, k, v);
+    NDArray[] kv = heads(q, k, v, false);
     return run("attention", q, q, kv[0], kv[1], scale);
   }
 
   /** Attention with an additive mask [T, T] (0 visible, -inf hidden), e.g. causal with a sliding window. */
   public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double scale) {
-    NDArray[] kv = headsForCpu(q, k, v);
+    NDArray[] kv = heads(q, k, v, true);
     return run("attention_masked", q, q, kv[0], kv[1], mask, scale);
   }
 
   /**
-   * libtorch 2.7's CPU attention handles grouped-query heads (enable_gqa) only in its slow reference path: on CPU the
-   * key and value heads are repeated first (head h reads key/value head h / (H / Hkv), as enable_gqa does), which
-   * keeps the fused kernel. GPUs take the grouped heads as they are.
+   * Grouped-query heads go to attention as they are only where a fused kernel takes them: libtorch's CPU attention
+   * handles enable_gqa only in its slow reference path, and on CUDA the flash kernel takes grouped heads but no mask
+   * while the memory-efficient kernel takes a mask but no grouped heads (either falls back to the reference path, whose
+   * memory grows with the square of the length). So on CPU, and with a mask, the key and value heads are repeated first
+   * (head h reads key/value head h / (H / Hkv), as enable_gqa does); unmasked attention on a GPU keeps them grouped.
    */
-  private static NDArray[] headsForCpu(NDArray q, NDArray k, NDArray v) {
+  private static NDArray[] heads(NDArray q, NDArray k, NDArray v, boolean masked) {
     long heads = q.getShape().get(1);
     long kvHeads = k.getShape().get(1);
-    if (heads == kvHeads || !"cpu".equals(q.getDevice().getDeviceType())) {
+    if (heads == kvHeads || !masked && !"cpu".equals(q.getDevice().getDeviceType())) {
       return new NDArray[] {k, v};
     }
     long n = heads / kvHeads;
@@ -231,7 +233,7 @@ public final class FusedOps {
     if (type == ComputeType.FP32) {
       return attention(q, k, v, scale);
     }
-    NDArray[] kv = headsForCpu(q, k, v);
+    NDArray[] kv = heads(q, k, v, false);
     return run("attention_as", q, q, kv[0], kv[1], scale, (long) type.torchDtype());
   }
 
@@ -240,7 +242,7 @@ public final class FusedOps {
     if (type == ComputeType.FP32) {
       return attention(q, k, v, mask, scale);
     }
-    NDArray[] kv = headsForCpu(q, k, v);
+    NDArray[] kv = heads(q, k, v, true);
     return run("attention_masked_as", q, q, kv[0], kv[1], mask, scale, (long) type.torchDtype());
   }
 
