@@ -127,7 +127,7 @@ public final class SocketGroup {
         }
         s.setSoTimeout((int) Math.max(1000, Math.min(30_000, TimeUnit.NANOSECONDS.toMillis(left))));
         try {
-          DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream()));
+          DataInputStream in = handshake(s);
           Hello hello = Hello.read(in);
           String problem = hello.problem(size, where.run());
           if (problem == null && (hello.rank == 0 || peers[hello.rank] != null)) {
@@ -185,7 +185,7 @@ public final class SocketGroup {
       DataOutputStream out = new DataOutputStream(new BufferedOutputStream(master.getOutputStream()));
       new Hello(rank, size, listener.getLocalPort(), where.run()).write(out);
       out.flush();
-      DataInputStream in = new DataInputStream(new BufferedInputStream(master.getInputStream()));
+      DataInputStream in = handshake(master);
       // a little longer than the rendezvous itself: when ranks are missing, rank 0 says which at the deadline
       master.setSoTimeout(timeoutLeft(deadline) + 5000);
       String[] hosts = new String[size];
@@ -223,7 +223,7 @@ public final class SocketGroup {
               + where.rendezvousTimeout(), e);
         }
         s.setSoTimeout(timeoutLeft(deadline));
-        Hello hello = Hello.read(new DataInputStream(new BufferedInputStream(s.getInputStream())));
+        Hello hello = Hello.read(handshake(s));
         String problem = hello.problem(size, where.run());
         if (problem != null || hello.rank <= rank || peers[hello.rank] != null) {
           s.close();
@@ -233,6 +233,14 @@ public final class SocketGroup {
         peers[hello.rank] = s;
       }
     }
+  }
+
+  /**
+   * The rendezvous reads a connection without buffering: a buffer would read ahead into the first collective's frames,
+   * which a fast peer may send right after the handshake, and lose them with the handshake's stream.
+   */
+  private static DataInputStream handshake(Socket s) throws IOException {
+    return new DataInputStream(s.getInputStream());
   }
 
   private static int timeoutLeft(long deadline) {
