@@ -44,8 +44,13 @@ public final class NcclGroup implements Collective {
   private final AtomicReference<String> broken = new AtomicReference<>();
   private final Thread watchdog;
   private volatile boolean closed;
+  /** Whether the communicator was aborted or destroyed (guarded by this). */
+  private boolean released;
 
-  /** An operation enqueued on the communication stream, done when its event is. */
+  /**
+   * An operation enqueued on the communication stream, done when its event is. The watchdog owns this event (it
+   * destroys it once done); the caller's {@link Pending} has an event of its own.
+   */
   private record InFlight(CUevent_st done, long started, String what) {}
 
   private NcclGroup(int rank, int size, int device, Collective control, ncclComm comm, CUstream_st stream,
@@ -91,8 +96,31 @@ public final class NcclGroup implements Collective {
       unique.internal(i, (byte) (int) shared[i]);
     }
     ncclComm comm = new ncclComm();
-    check(nccl.ncclCommInitRank(comm, size, unique, rank), "ncclCommInitRank(rank " + rank + " of " + size
-        + ", GPU " + device + ")", null);
+    // ncclCommInitRank blocks until every rank has called it: a rank that dies now would leave the others there for
+    // good, and nothing can abort a communicator that does not exist yet; past the timeout the process ends (exit 1)
+    java.util.concurrent.atomic.AtomicBoolean initialised = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread guard = new Thread(() -> {
+      try {
+        Thread.sleep(timeout.toMillis());
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (!initialised.get()) {
+        System.err.println("rank " + rank + " (GPU " + device + "): NCCL's initialisation did not complete within "
+            + timeout + " (a rank died or cannot reach the others): exiting");
+        System.err.flush();
+        Runtime.getRuntime().halt(1);
+      }
+    }, "pose-nccl-init-guard-rank-" + rank);
+    guard.setDaemon(true);
+    guard.start();
+    try {
+      check(nccl.ncclCommInitRank(comm, size, unique, rank), "ncclCommInitRank(rank " + rank + " of " + size
+          + ", GPU " + device + ")", null);
+    } finally {
+      initialised.set(true);
+      guard.interrupt();
+    }
     return new NcclGroup(rank, size, device, control, comm, Cuda.newStream(), timeout);
   }
 
@@ -127,8 +155,7 @@ public final class NcclGroup implements Collective {
 
   @Override
   public double[] allReduce(double[] values, Op op) {
-    requireWhole();
-    return control.allReduce(values, op);
+    return control(() -> control.allReduce(values, op));
   }
 
   @Override
@@ -165,27 +192,67 @@ public final class NcclGroup implements Collective {
 
   @Override
   public void barrier() {
-    requireWhole();
-    control.barrier();
+    control(() -> {
+      control.barrier();
+      return null;
+    });
   }
 
   @Override
   public void abort(String reason) {
-    if (broken.compareAndSet(null, "rank " + rank + " aborted the group: " + reason)) {
-      nccl.ncclCommAbort(comm);
-    }
-    control.abort(reason);
+    fail("rank " + rank + " aborted the group: " + reason);
   }
 
+  /**
+   * Leaves the group. A healthy group waits (at most the timeout) for what is in flight and destroys its communicator;
+   * a broken one, or one whose operations do not finish, is aborted instead (destroying would wait forever).
+   */
   @Override
   public void close() {
     closed = true;
     watchdog.interrupt();
-    if (broken.get() == null) {
-      Cuda.synchronize();
-      nccl.ncclCommDestroy(comm);
+    try {
+      watchdog.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
-    Cuda.destroy(stream);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    boolean drained = broken.get() == null;
+    while (drained && !inFlight.isEmpty()) {
+      InFlight oldest = inFlight.peek();
+      try {
+        if (Cuda.done(oldest.done())) {
+          inFlight.poll();
+          Cuda.destroy(oldest.done());
+          continue;
+        }
+      } catch (RuntimeException e) {
+        drained = false;
+        break;
+      }
+      if (System.nanoTime() > deadline) {
+        drained = false;
+        break;
+      }
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        drained = false;
+      }
+    }
+    synchronized (this) {
+      if (!released) {
+        released = true;
+        if (drained) {
+          nccl.ncclCommDestroy(comm);
+        } else {
+          broken.compareAndSet(null, "closed with operations in flight");
+          nccl.ncclCommAbort(comm);
+        }
+      }
+      Cuda.destroy(stream);
+    }
     control.close();
   }
 
@@ -195,18 +262,42 @@ public final class NcclGroup implements Collective {
 
   /** Runs an NCCL call on the communication stream after the null stream's work so far; awaiting joins it back. */
   private Pending enqueue(String what, NcclCall call) {
-    requireWhole();
-    CUevent_st ready = Cuda.newEvent();
-    Cuda.order(Cuda.DEFAULT_STREAM, stream, ready);
-    Cuda.destroy(ready); // the wait is enqueued: the event may go
-    check(call.run(), what, comm);
-    CUevent_st done = Cuda.newEvent();
-    Cuda.record(done, stream);
-    inFlight.add(new InFlight(done, System.nanoTime(), what));
-    return () -> {
+    CUevent_st joined;
+    synchronized (this) { // never concurrently with the watchdog's abort or with close's destroy
       requireWhole();
-      org.bytedeco.cuda.global.cudart.cudaStreamWaitEvent(Cuda.DEFAULT_STREAM, done, 0);
+      CUevent_st ready = Cuda.newEvent();
+      Cuda.order(Cuda.DEFAULT_STREAM, stream, ready);
+      Cuda.destroy(ready); // the wait is enqueued: the event may go
+      check(call.run(), what, comm);
+      CUevent_st watched = Cuda.newEvent();
+      Cuda.record(watched, stream);
+      inFlight.add(new InFlight(watched, System.nanoTime(), what));
+      joined = Cuda.newEvent();
+      Cuda.record(joined, stream);
+    }
+    boolean[] awaited = {false};
+    return () -> {
+      if (awaited[0]) {
+        return;
+      }
+      awaited[0] = true;
+      requireWhole();
+      // the null stream waits (on the device) for the operation; the event may then go (CUDA keeps the dependency)
+      Cuda.check(org.bytedeco.cuda.global.cudart.cudaStreamWaitEvent(Cuda.DEFAULT_STREAM, joined, 0),
+          "cudaStreamWaitEvent after " + what);
+      Cuda.destroy(joined);
     };
+  }
+
+  /** Runs a control-plane call; its failure (a peer gone) breaks this group too, so that nothing waits on NCCL. */
+  private <T> T control(java.util.function.Supplier<T> call) {
+    requireWhole();
+    try {
+      return call.get();
+    } catch (CollectiveException e) {
+      fail(e.getMessage());
+      throw e;
+    }
   }
 
   private void requireWhole() {
@@ -226,7 +317,7 @@ public final class NcclGroup implements Collective {
       } catch (InterruptedException e) {
         return;
       }
-      if (broken.get() == null) {
+      if (broken.get() == null && !closed) {
         int[] error = new int[1];
         nccl.ncclCommGetAsyncError(comm, error);
         if (error[0] != nccl.ncclSuccess && error[0] != nccl.ncclInProgress) {
@@ -266,9 +357,15 @@ public final class NcclGroup implements Collective {
     }
   }
 
+  /** The first failure aborts the communicator (its kernels end) and the control plane (the peers learn of it). */
   private void fail(String why) {
     if (broken.compareAndSet(null, why)) {
-      nccl.ncclCommAbort(comm);
+      synchronized (this) {
+        if (!released) {
+          released = true;
+          nccl.ncclCommAbort(comm);
+        }
+      }
       control.abort(why);
     }
   }

@@ -130,6 +130,11 @@ public final class SocketGroup {
           DataInputStream in = handshake(s);
           Hello hello = Hello.read(in);
           String problem = hello.problem(size, where.run());
+          if (problem == null && hello.rank != 0 && peers[hello.rank] != null && gone(peers[hello.rank])) {
+            peers[hello.rank].close(); // the rank's pod restarted: its new connection replaces the dead one
+            peers[hello.rank] = null;
+            joined--;
+          }
           if (problem == null && (hello.rank == 0 || peers[hello.rank] != null)) {
             problem = "rank " + hello.rank + " joined twice";
           }
@@ -232,6 +237,23 @@ public final class SocketGroup {
         }
         peers[hello.rank] = s;
       }
+    }
+  }
+
+  /** Whether a joined rank's connection has closed (its process ended) while the rendezvous waits. */
+  private static boolean gone(Socket s) {
+    try {
+      int before = s.getSoTimeout();
+      s.setSoTimeout(1);
+      try {
+        return s.getInputStream().read() < 0; // it sends nothing before the table: a read returns only at its end
+      } catch (SocketTimeoutException e) {
+        return false;
+      } finally {
+        s.setSoTimeout(before);
+      }
+    } catch (IOException e) {
+      return true;
     }
   }
 
@@ -559,7 +581,7 @@ public final class SocketGroup {
 
   /** Little-endian fp32 values, a chunk at a time. */
   static void writeFloats(DataOutputStream o, float[] values, int from, int count) throws IOException {
-    byte[] bytes = new byte[Math.min(CHUNK_BYTES, Math.max(4, count * 4))];
+    byte[] bytes = new byte[(int) Math.min(CHUNK_BYTES, Math.max(4, 4L * count))];
     ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     int done = 0;
     while (done < count) {
@@ -573,7 +595,7 @@ public final class SocketGroup {
 
   /** Reads count fp32 values into target[at..] or, when target is null, adds them to sum. */
   static void readFloats(DataInputStream i, float[] target, int at, int count, float[] sum) throws IOException {
-    byte[] bytes = new byte[Math.min(CHUNK_BYTES, Math.max(4, count * 4))];
+    byte[] bytes = new byte[(int) Math.min(CHUNK_BYTES, Math.max(4, 4L * count))];
     ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     float[] scratch = sum == null ? null : new float[bytes.length / 4];
     int done = 0;

@@ -92,11 +92,31 @@ public final class AtomicDirectory {
     force(parent);
   }
 
+  /**
+   * Removes what earlier attempts left: staging directories, and older targets renamed away. A crash between the two
+   * renames of a replacement leaves the target missing and its previous content renamed away: that is put back
+   * first, so nothing complete is ever lost.
+   */
   private static void removeLeftovers(Path parent, String name) throws IOException {
+    Path target = parent.resolve(name);
+    if (!Files.exists(target)) {
+      try (var listing = Files.list(parent)) {
+        Path old = listing.filter(p -> p.getFileName().toString().startsWith("." + name + ".old-")).findFirst()
+            .orElse(null);
+        if (old != null) {
+          Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);
+        }
+      }
+    }
+    removeLeftoversOf(parent, name);
+  }
+
+  private static void removeLeftoversOf(Path parent, String name) throws IOException {
     try (var listing = Files.list(parent)) {
       for (Path p : (Iterable<Path>) listing::iterator) {
         String n = p.getFileName().toString();
-        if (n.startsWith("." + name + ".staging-") || n.startsWith("." + name + ".old-")) {
+        if (n.startsWith("." + name + ".staging-") || n.startsWith("." + name + ".old-")
+            || n.startsWith("." + name + ".deleting-")) {
           deleteTree(p);
         }
       }
@@ -107,7 +127,8 @@ public final class AtomicDirectory {
     Files.walkFileTree(root, new SimpleFileVisitor<>() {
       @Override
       public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
+        // opened for reading: fsync needs no write access, and copied files may be read-only
+        try (FileChannel c = FileChannel.open(file, StandardOpenOption.READ)) {
           c.force(true);
         }
         return FileVisitResult.CONTINUE;
@@ -136,7 +157,8 @@ public final class AtomicDirectory {
     if (!Files.exists(absolute)) {
       return;
     }
-    Path old = absolute.getParent().resolve("." + absolute.getFileName() + ".old-" + UUID.randomUUID());
+    // not ".old-": a directory being deleted is never put back as a replaced one would be
+    Path old = absolute.getParent().resolve("." + absolute.getFileName() + ".deleting-" + UUID.randomUUID());
     Files.move(absolute, old, StandardCopyOption.ATOMIC_MOVE);
     deleteTree(old);
   }

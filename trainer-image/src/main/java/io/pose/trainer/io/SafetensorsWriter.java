@@ -110,9 +110,10 @@ public final class SafetensorsWriter {
 
     Path dir = file.toAbsolutePath().getParent();
     Files.createDirectories(dir);
-    Path temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".partial");
+    // not createTempFile: its owner-only mode would stay on the file, which readers running as other users need
+    Path temp = dir.resolve("." + file.getFileName() + "." + java.util.UUID.randomUUID() + ".partial");
     try {
-      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW)) {
         writeFully(out, head);
         for (Header t : ordered) {
           long[] written = {0};

@@ -38,11 +38,15 @@ public final class ShardedTensors implements TensorSource, AutoCloseable {
     }
   }
 
-  /** Produces a piece's fp32 values, a piece at a time. */
+  /** Produces a piece's fp32 values, a range at a time. */
   @FunctionalInterface
   public interface Values {
-    float[] of(Piece piece) throws IOException;
+    /** Values [from, from + count) of the piece. */
+    float[] of(Piece piece, long from, int count) throws IOException;
   }
+
+  /** Values produced at a time (16 MiB of fp32). */
+  static final int CHUNK = 1 << 22;
 
   /** Writes pieces (fp32) into one file, atomically; the values are produced one piece at a time. */
   public static void write(Path file, List<Piece> pieces, Map<String, String> metadata, Values values)
@@ -66,17 +70,16 @@ public final class ShardedTensors implements TensorSource, AutoCloseable {
     meta.put(PIECES_KEY, JSON.writeValueAsString(table));
     SafetensorsWriter.write(file, headers, meta, (header, out) -> {
       Piece p = byName.get(header.name());
-      float[] v = values.of(p);
-      if (v.length != p.count()) {
-        throw new IllegalStateException(p.name() + ": " + v.length + " values for a piece of " + p.count());
-      }
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(Math.min(1 << 20, v.length * 4))
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) Math.min(CHUNK, p.count()) * 4)
           .order(java.nio.ByteOrder.LITTLE_ENDIAN);
-      int done = 0;
-      while (done < v.length) {
-        int n = Math.min(v.length - done, b.capacity() / 4);
+      for (long done = 0; done < p.count(); ) {
+        int n = (int) Math.min(CHUNK, p.count() - done);
+        float[] v = values.of(p, done, n);
+        if (v.length != n) {
+          throw new IllegalStateException(p.name() + ": " + v.length + " values for " + n + " of a piece");
+        }
         b.clear();
-        b.asFloatBuffer().put(v, done, n);
+        b.asFloatBuffer().put(v);
         b.limit(n * 4);
         out.write(b);
         done += n;

@@ -135,7 +135,6 @@ final class TrainRanks {
   private static Outcome rank(Job job, int localRank) throws StageException {
     World world = job.world();
     int rank = world.globalRank(localRank);
-    boolean reporter = rank == 0;
     Collective collective;
     try {
       collective = join(world, localRank, job.identity());
@@ -144,63 +143,93 @@ final class TrainRanks {
     } catch (Cuda.CudaUnavailableException e) {
       throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
     }
-    try (NDManager manager = NDManager.newBaseManager(Devices.of(world, localRank));
-        TokenFile tokens = TokenFile.open(job.tokenFile())) {
-      if (!world.gpus() && world.ranksPerNode() > 1) {
-        NativeMemory.setThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / world.ranksPerNode()));
-      }
-      SampleStream stream = new SampleStream(tokens, job.sampler(), job.dataSeed(), job.poseSeed(), job.minTokens());
-      ZeroModel model;
-      Trainer trainer;
-      CheckpointStore.Saved saved = job.saved();
-      try (TensorSource source = saved != null ? CheckpointStore.open(saved) : Checkpoint.open(job.baseDir())) {
-        model = ZeroModel.load(job.base(), job.zeroStage(), collective, manager, job.plan().recomputeActivations(),
-            source);
-        trainer = new Trainer(manager, new Decoder(job.extended(), model, job.compute()), model, stream, job.plan(),
-            job.checkpoints(), job.identity());
-        if (saved != null) {
-          trainer.resumeFrom(saved, (CheckpointStore.Stored) source);
-        }
-      } catch (CheckpointException e) {
-        throw new StageException(ExitCode.MISSING_INPUT, e.getMessage()
-            + (saved != null ? " (delete this checkpoint directory to resume from the one before it)" : ""), e);
-      } catch (Exception e) {
-        throw e instanceof IOException io ? io : new IOException(e);
-      }
-      try (model) {
-        Double[] lastLoss = {null};
-        try {
-          trainer.run(job.until(), r -> {
-            lastLoss[0] = r.loss();
-            if (reporter) {
-              report(job, r, trainer);
-            }
-          });
-        } catch (TrainingDivergedException e) {
-          // deterministic: a restart from the last checkpoint would diverge at the same step again
-          throw new StageException(ExitCode.INVALID_CONFIGURATION, e.getMessage(), e);
-        }
-        if (trainer.step() >= job.plan().steps()) {
-          export(job, collective, rank);
-        }
-        return new Outcome(trainer.step(), trainer.lastCheckpointStep(), lastLoss[0]);
-      }
+    try {
+      return train(job, localRank, rank, collective);
     } catch (StageException e) {
-      collective.abort(e.getMessage());
       throw e;
-    } catch (DataException e) {
-      collective.abort(e.getMessage());
-      throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
     } catch (CollectiveException e) {
       throw new StageException(ExitCode.RUNTIME_FAILURE, e.getMessage(), e);
+    } catch (DataException e) {
+      throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
+    } catch (Cuda.CudaUnavailableException e) {
+      throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
     } catch (IOException | RuntimeException | Error e) {
-      collective.abort("rank " + rank + " failed: " + e);
-      if (e instanceof Cuda.CudaUnavailableException) {
-        throw new StageException(ExitCode.MISSING_INPUT, e.getMessage(), e);
-      }
       throw new StageException(ExitCode.RUNTIME_FAILURE, "rank " + rank + ": " + e, e);
     } finally {
       collective.close();
+    }
+  }
+
+  /**
+   * The rank's run. Any failure aborts the group before this rank's tensors are freed: the other ranks stop at once,
+   * and no collective still in flight writes into freed memory.
+   */
+  private static Outcome train(Job job, int localRank, int rank, Collective collective)
+      throws IOException, StageException {
+    World world = job.world();
+    boolean reporter = rank == 0;
+    try (NDManager manager = NDManager.newBaseManager(Devices.of(world, localRank));
+        TokenFile tokens = TokenFile.open(job.tokenFile())) {
+      try {
+        if (!world.gpus() && world.ranksPerNode() > 1) {
+          NativeMemory.setThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / world.ranksPerNode()));
+        }
+        CheckpointStore.Saved saved = job.saved();
+        agreeOnCheckpoint(collective, saved, job);
+        SampleStream stream = new SampleStream(tokens, job.sampler(), job.dataSeed(), job.poseSeed(), job.minTokens());
+        ZeroModel model;
+        Trainer trainer;
+        try (TensorSource source = saved != null ? CheckpointStore.open(saved) : Checkpoint.open(job.baseDir())) {
+          model = ZeroModel.load(job.base(), job.zeroStage(), collective, manager, job.plan().recomputeActivations(),
+              source);
+          trainer = new Trainer(manager, new Decoder(job.extended(), model, job.compute()), model, stream, job.plan(),
+              job.checkpoints(), job.identity());
+          if (saved != null) {
+            trainer.resumeFrom(saved, (CheckpointStore.Stored) source);
+          }
+        } catch (CheckpointException e) {
+          throw new StageException(ExitCode.MISSING_INPUT, e.getMessage()
+              + (saved != null ? " (delete this checkpoint directory to resume from the one before it)" : ""), e);
+        }
+        try (model) {
+          Double[] lastLoss = {null};
+          try {
+            trainer.run(job.until(), r -> {
+              lastLoss[0] = r.loss();
+              if (reporter) {
+                report(job, r, trainer);
+              }
+            });
+          } catch (TrainingDivergedException e) {
+            // deterministic: a restart from the last checkpoint would diverge at the same step again
+            throw new StageException(ExitCode.INVALID_CONFIGURATION, e.getMessage(), e);
+          }
+          if (trainer.step() < job.plan().steps()) {
+            trainer.checkpoint(); // a stop on request resumes exactly here
+          } else {
+            export(job, collective, rank, trainer.lastCheckpointStep());
+          }
+          return new Outcome(trainer.step(), trainer.lastCheckpointStep(), lastLoss[0]);
+        }
+      } catch (Throwable e) {
+        collective.abort(e.getMessage() == null ? e.toString() : e.getMessage());
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Every node must resume from the same checkpoint: each lists the shared workspace itself, and a file system that
+   * caches directory listings (NFS) can show a node an older one.
+   */
+  private static void agreeOnCheckpoint(Collective collective, CheckpointStore.Saved saved, Job job) throws StageException {
+    double step = saved == null ? -1 : saved.step();
+    double[] max = collective.allReduce(new double[] {step, -step}, Collective.Op.MAX);
+    if (max[0] != step || -max[1] != step) {
+      throw new StageException(ExitCode.MISSING_INPUT, "rank " + collective.rank() + " sees checkpoint step "
+          + (saved == null ? "none" : saved.step()) + " in " + job.checkpoints().root() + ", other ranks see steps "
+          + (long) -max[1] + " to " + (long) max[0] + " (-1: none): every node must see the same workspace (a "
+          + "ReadWriteMany volume without stale directory caching)");
     }
   }
 
@@ -210,14 +239,12 @@ final class TrainRanks {
     }
   }
 
-  /** Every rank writes its share of the extended model's files from the final checkpoint. */
-  private static void export(Job job, Collective collective, int rank) throws IOException {
-    CheckpointStore.Saved last = job.checkpoints().latest().orElseThrow(
-        () -> new IllegalStateException("no checkpoint after the last step"));
-    if (last.step() != job.plan().steps()) {
-      throw new IllegalStateException("the newest checkpoint is step " + last.step() + ", the run ended at "
-          + job.plan().steps());
+  /** Every rank writes its share of the extended model's files from the final checkpoint (the one just written). */
+  private static void export(Job job, Collective collective, int rank, Integer lastCheckpoint) throws IOException {
+    if (lastCheckpoint == null || lastCheckpoint != job.plan().steps()) {
+      throw new IllegalStateException("the run ended at step " + job.plan().steps() + " without its checkpoint");
     }
+    CheckpointStore.Saved last = job.checkpoints().saved(lastCheckpoint);
     try (CheckpointStore.Stored weights = CheckpointStore.open(last)) {
       ModelExport.write(job.baseDir(), job.extension(), weights,
           new ArrayList<>(DecoderWeights.expectedShapes(job.base()).keySet()), job.extendedDir(),

@@ -329,7 +329,13 @@ public final class TrainStage {
     }
     Path tokenFile = workspace.resolve(Workspace.TRAINING_TOKENS);
     String from = tokenSource(source, data, baseDir);
-    double limit = Double.parseDouble(env.getOrDefault(DATA_TIMEOUT, "7200"));
+    double limit;
+    try {
+      limit = Double.parseDouble(env.getOrDefault(DATA_TIMEOUT, "7200"));
+    } catch (NumberFormatException e) {
+      throw new StageException(ExitCode.INVALID_CONFIGURATION, DATA_TIMEOUT + " is \"" + env.get(DATA_TIMEOUT)
+          + "\", not a number of seconds");
+    }
     long start = System.nanoTime();
     long said = start;
     while (!(Files.isRegularFile(tokenFile) && Files.isRegularFile(madeFrom(tokenFile))

@@ -61,30 +61,63 @@ public final class AdamW {
     List<NDArray> ms = new ArrayList<>();
     List<NDArray> vs = new ArrayList<>();
     long elements = 0;
-    for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-      NDArray p = e.getValue();
-      NDArray g = gradients.get(e.getKey());
-      if (g == null) {
-        continue;
+    List<NDArray> chunks = new ArrayList<>();
+    try {
+      for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+        NDArray p = e.getValue();
+        NDArray g = gradients.get(e.getKey());
+        if (g == null) {
+          continue;
+        }
+        NDArray m = expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike());
+        NDArray v = expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike());
+        long size = p.getShape().size();
+        // a parameter larger than a group is updated in pieces: views of its flattened elements
+        for (long from = 0; from < size; from += GROUP_ELEMENTS) {
+          long n = Math.min(GROUP_ELEMENTS, size - from);
+          NDArray[] four = size <= GROUP_ELEMENTS ? new NDArray[] {p, g, m, v}
+              : new NDArray[] {piece(p, from, n, chunks), piece(g, from, n, chunks), piece(m, from, n, chunks),
+                  piece(v, from, n, chunks)};
+          if (!ps.isEmpty() && elements + n > GROUP_ELEMENTS) {
+            FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
+            ps.clear();
+            gs.clear();
+            ms.clear();
+            vs.clear();
+            elements = 0;
+          }
+          ps.add(four[0]);
+          gs.add(four[1]);
+          ms.add(four[2]);
+          vs.add(four[3]);
+          elements += n;
+        }
       }
-      long size = p.getShape().size();
-      if (!ps.isEmpty() && elements + size > GROUP_ELEMENTS) {
+      if (!ps.isEmpty()) {
         FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
-        ps.clear();
-        gs.clear();
-        ms.clear();
-        vs.clear();
-        elements = 0;
       }
-      ps.add(p);
-      gs.add(g);
-      ms.add(expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike()));
-      vs.add(expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike()));
-      elements += size;
+    } finally {
+      chunks.forEach(NDArray::close);
     }
-    if (!ps.isEmpty()) {
-      FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
+  }
+
+  /** Elements [from, from + n) of a contiguous tensor, as a 1-d view (updates through it reach the tensor). */
+  private static NDArray piece(NDArray t, long from, long n, List<NDArray> opened) {
+    NDArray flat = t.getShape().dimension() == 1 ? t : t.reshape(-1);
+    if (flat != t) {
+      opened.add(flat);
     }
+    NDArray view = FusedOps.view(flat, from, new long[] {n});
+    opened.add(view);
+    return view;
+  }
+
+  /** Creates zero moments for parameters that have none (what the first update would create). */
+  public void initialize(Map<String, NDArray> parameters) {
+    parameters.forEach((name, p) -> {
+      expAvg.computeIfAbsent(name, k -> p.zerosLike());
+      expAvgSq.computeIfAbsent(name, k -> p.zerosLike());
+    });
   }
 
   public long stepCount() {
@@ -94,6 +127,8 @@ public final class AdamW {
   /** Restores the state a checkpoint saved (moments by parameter name and the step count). */
   public void restore(long stepCount, Map<String, NDArray> firstMoments, Map<String, NDArray> secondMoments) {
     this.step = stepCount;
+    expAvg.values().forEach(NDArray::close);
+    expAvgSq.values().forEach(NDArray::close);
     expAvg.clear();
     expAvg.putAll(firstMoments);
     expAvgSq.clear();

@@ -25,9 +25,9 @@ import java.util.regex.Pattern;
 
 /**
  * Training checkpoints, re-shardable: {@code step-00000100/} holds one {@code shard-0000r-of-0000N.safetensors} per
- * writing rank (every rank under ZeRO 1-3, rank 0 alone under ZeRO 0, where every rank holds the same) with the
- * pieces of the fp32 master weights and of the AdamW moments ({@code exp_avg/<name>}, {@code exp_avg_sq/<name>})
- * that the rank owns, and {@code trainer_state.json} (step, loader position, optimizer step, loss scale, what the
+ * rank with the pieces of the fp32 master weights and of the AdamW moments ({@code exp_avg/<name>},
+ * {@code exp_avg_sq/<name>}) in the rank's shard of every unit (under ZeRO 0, where every rank holds everything, the
+ * ranks still share the writing), and {@code trainer_state.json} (step, loader position, optimizer step, loss scale, what the
  * run was, the world size and stage it was written at). A run resumes from it at any world size and ZeRO stage:
  * each rank reads the elements it owns in the new layout ({@link ShardedTensors}).
  *
@@ -82,11 +82,9 @@ public final class CheckpointStore {
       AtomicDirectory.prepareShared(target);
     }
     c.barrier();
-    int writers = model.stage() == 0 ? 1 : c.worldSize();
-    if (model.writesCheckpoint()) {
-      Path file = AtomicDirectory.sharedStaging(target).resolve(shardName(c.rank(), writers));
-      writeShard(file, model, adam);
-    }
+    // every rank writes its shard, at every stage: the writing is shared, and no rank waits on another's whole model
+    int writers = c.worldSize();
+    writeShard(AtomicDirectory.sharedStaging(target).resolve(shardName(c.rank(), writers)), model, adam);
     c.barrier(); // every shard is written
     if (c.rank() == 0) {
       ObjectNode state = JSON.createObjectNode();
@@ -120,14 +118,14 @@ public final class CheckpointStore {
     Map<String, ShardLayout.Piece> where = new HashMap<>();
     Map<String, NDArray> weights = model.ownedWeights();
     for (ShardLayout.Unit u : model.layout().units()) {
-      for (ShardLayout.Piece p : model.ownedPieces(u)) {
+      for (ShardLayout.Piece p : model.savedPieces(u)) {
         add(pieces, flats, where, "", p, weights.get(u.name()));
         add(pieces, flats, where, EXP_AVG, p, moment(adam.expAvg(), u));
         add(pieces, flats, where, EXP_AVG_SQ, p, moment(adam.expAvgSq(), u));
       }
     }
     ShardedTensors.write(file, pieces, Map.of("format", FORMAT),
-        piece -> ZeroModel.values(flats.get(piece.name()), where.get(piece.name())));
+        (piece, from, count) -> ZeroModel.values(flats.get(piece.name()), where.get(piece.name()), from, count));
   }
 
   private static NDArray moment(Map<String, NDArray> moments, ShardLayout.Unit u) {
@@ -144,6 +142,14 @@ public final class CheckpointStore {
     pieces.add(stored);
     flats.put(stored.name(), flat);
     where.put(stored.name(), p);
+  }
+
+  /** The checkpoint of a step, which must exist (what this run just wrote). */
+  public Saved saved(int step) throws IOException {
+    Path dir = root.resolve(String.format("step-%08d", step));
+    JsonNode s = readState(dir);
+    return new Saved(s.get("step").asInt(), s.get("samplesConsumed").asLong(), dir, s.get("runIdentity").asText(),
+        s.path("worldSize").asInt(1), s.path("zeroStage").asInt(0));
   }
 
   /** The newest complete checkpoint, if any. */
@@ -285,14 +291,20 @@ public final class CheckpointStore {
 
     @Override
     public void close() throws IOException {
+      IOException first = null;
       for (AutoCloseable r : resources) {
         try {
           r.close();
-        } catch (IOException | RuntimeException e) {
-          throw e;
         } catch (Exception e) {
-          throw new IOException(e);
+          if (first == null) {
+            first = e instanceof IOException io ? io : new IOException(e);
+          } else {
+            first.addSuppressed(e);
+          }
         }
+      }
+      if (first != null) {
+        throw first;
       }
     }
   }

@@ -64,6 +64,8 @@ public final class Trainer {
     this.checkpoints = checkpoints;
     this.runIdentity = runIdentity;
     this.adam = new AdamW(plan.beta1(), plan.beta2(), plan.eps(), plan.weightDecay());
+    // the moments exist from the start: a checkpoint before the first real update (fp16 skips overflowing steps) has them
+    adam.initialize(model.ownedWeights());
     this.scaler = decoder.compute() == ComputeType.FP16 ? new LossScaler() : null;
   }
 
@@ -113,6 +115,14 @@ public final class Trainer {
       listener.accept(r);
     }
     return results;
+  }
+
+  /** Writes a checkpoint of the step the run stands at, unless it has one (every rank calls it). */
+  public void checkpoint() throws IOException {
+    if (lastCheckpointStep == null || lastCheckpointStep != step) {
+      checkpoints.save(step, samplesConsumed, runIdentity, model, adam, scaler, plan.keepCheckpoints());
+      lastCheckpointStep = step;
+    }
   }
 
   private StepResult trainStep() throws IOException {

@@ -152,11 +152,6 @@ public final class ZeroModel implements Parameters, AutoCloseable {
         : new long[] {rank * u.shardSize(), (rank + 1) * u.shardSize()};
   }
 
-  /** Whether this rank writes checkpoint pieces (stage 0: only rank 0; every rank holds the same). */
-  boolean writesCheckpoint() {
-    return stage > 0 || rank == 0;
-  }
-
   // ---- the Parameters seam ----
 
   @Override
@@ -315,6 +310,16 @@ public final class ZeroModel implements Parameters, AutoCloseable {
     }
   }
 
+  private static void quietly(Collective.Pending pending) {
+    if (pending != null) {
+      try {
+        pending.await();
+      } catch (RuntimeException e) {
+        // the group is broken: the operation will not write any more
+      }
+    }
+  }
+
   // ---- the step ----
 
   /**
@@ -404,15 +409,32 @@ public final class ZeroModel implements Parameters, AutoCloseable {
 
   // ---- checkpoints ----
 
-  /** The pieces of parameters this rank saves for a unit, with their place in its owned buffer. */
+  /** The pieces of parameters this rank owns for a unit, with their place in its owned buffer. */
   List<ShardLayout.Piece> ownedPieces(ShardLayout.Unit u) {
     long[] r = ownedRange(u);
     return ShardLayout.pieces(u, r[0], r[1]);
   }
 
-  /** The values of a piece of an owned flat buffer (weights or a moment of the unit). */
-  static float[] values(NDArray ownedFlat, ShardLayout.Piece piece) {
-    try (NDArray v = FusedOps.view(ownedFlat, piece.at(), new long[] {piece.count()})) {
+  /**
+   * The pieces this rank saves: its shard of every unit at every stage (under ZeRO 0 every rank holds everything,
+   * and the ranks share the writing), with their place in its owned buffer.
+   */
+  List<ShardLayout.Piece> savedPieces(ShardLayout.Unit u) {
+    long from = rank * u.shardSize();
+    List<ShardLayout.Piece> pieces = ShardLayout.pieces(u, from, from + u.shardSize());
+    if (stage != 0) {
+      return pieces;
+    }
+    List<ShardLayout.Piece> shifted = new ArrayList<>();
+    for (ShardLayout.Piece p : pieces) {
+      shifted.add(new ShardLayout.Piece(p.param(), p.begin(), p.count(), p.at() + from));
+    }
+    return shifted;
+  }
+
+  /** Values [from, from + count) of a piece of an owned flat buffer (weights or a moment of the unit). */
+  static float[] values(NDArray ownedFlat, ShardLayout.Piece piece, long from, int count) {
+    try (NDArray v = FusedOps.view(ownedFlat, piece.at() + from, new long[] {count})) {
       return v.toFloatArray();
     }
   }
@@ -461,10 +483,19 @@ public final class ZeroModel implements Parameters, AutoCloseable {
     return out;
   }
 
+  /**
+   * Frees this rank's tensors, once the collectives still writing into them are done (after a failure they fail at
+   * once: the group is aborted first).
+   */
   @Override
   public void close() {
+    for (int i = 0; i < gathering.length; i++) {
+      quietly(gathering[i]);
+      gathering[i] = null;
+    }
     while (!scatters.isEmpty()) {
       Scatter s = scatters.poll();
+      quietly(s.pending());
       s.whole().close();
       s.shard().close();
     }
