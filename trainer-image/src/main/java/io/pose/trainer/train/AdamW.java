@@ -20,16 +20,23 @@ public final class AdamW {
   private final double weightDecay;
   private final Map<String, NDArray> expAvg = new LinkedHashMap<>();
   private final Map<String, NDArray> expAvgSq = new LinkedHashMap<>();
+  private final long groupElements;
   private long step;
 
   /** At most this many values per fused update (its temporaries: 256 MiB in fp32). */
   static final long GROUP_ELEMENTS = 64L << 20;
 
   public AdamW(double beta1, double beta2, double eps, double weightDecay) {
+    this(beta1, beta2, eps, weightDecay, GROUP_ELEMENTS);
+  }
+
+  /** @param groupElements at most this many values per fused update (a multiple of 16) */
+  AdamW(double beta1, double beta2, double eps, double weightDecay, long groupElements) {
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
     this.weightDecay = weightDecay;
+    this.groupElements = groupElements;
   }
 
   /** Applies one step with this learning rate to every parameter that has a gradient. */
@@ -73,12 +80,12 @@ public final class AdamW {
         NDArray v = expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike());
         long size = p.getShape().size();
         // a parameter larger than a group is updated in pieces: views of its flattened elements
-        for (long from = 0; from < size; from += GROUP_ELEMENTS) {
-          long n = Math.min(GROUP_ELEMENTS, size - from);
-          NDArray[] four = size <= GROUP_ELEMENTS ? new NDArray[] {p, g, m, v}
+        for (long from = 0; from < size; from += groupElements) {
+          long n = Math.min(groupElements, size - from);
+          NDArray[] four = size <= groupElements ? new NDArray[] {p, g, m, v}
               : new NDArray[] {piece(p, from, n, chunks), piece(g, from, n, chunks), piece(m, from, n, chunks),
                   piece(v, from, n, chunks)};
-          if (!ps.isEmpty() && elements + n > GROUP_ELEMENTS) {
+          if (!ps.isEmpty() && elements + n > groupElements) {
             FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
             ps.clear();
             gs.clear();

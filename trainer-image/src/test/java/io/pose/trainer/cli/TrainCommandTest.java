@@ -128,6 +128,18 @@ class TrainCommandTest {
     return file;
   }
 
+  @Test
+  void aStopOnRequestBetweenCheckpointsWritesOneAndResumesThere(@TempDir Path tmp) throws IOException {
+    Path config = config(tmp, spec("", 42));
+    Path ws = workspace(tmp.resolve("ws"));
+    Outcome first = pose(config, ws, "--stop-after-steps", "3");
+    assertThat(first.code()).as(first.err()).isZero();
+    assertThat(names(ws.resolve("checkpoints"))).containsExactly("step-00000002", "step-00000003");
+    Outcome second = pose(config, ws);
+    assertThat(second.code()).as(second.err()).isZero();
+    assertThat(second.out()).contains("(step 3, 12 samples read;").contains("step 4/6").doesNotContain("step 3/6");
+  }
+
   static List<String> names(Path dir) throws IOException {
     try (Stream<Path> s = Files.list(dir)) {
       return s.map(p -> p.getFileName().toString()).sorted().toList();
