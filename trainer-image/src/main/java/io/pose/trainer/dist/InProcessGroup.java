@@ -19,6 +19,8 @@ public final class InProcessGroup {
   private final Phaser barrier;
   private final Object[] slots;
   private final HostCollective.OpId[] ops;
+  /** The barrier phase each rank last arrived at (to name the ranks a timeout waited for). */
+  private final java.util.concurrent.atomic.AtomicIntegerArray arrivals;
   private final long timeoutNanos;
   private volatile String abortReason;
 
@@ -34,6 +36,10 @@ public final class InProcessGroup {
     this.barrier = new Phaser(size);
     this.slots = new Object[size];
     this.ops = new HostCollective.OpId[size];
+    this.arrivals = new java.util.concurrent.atomic.AtomicIntegerArray(size);
+    for (int r = 0; r < size; r++) {
+      arrivals.set(r, -1);
+    }
     this.timeoutNanos = timeout.toNanos();
   }
 
@@ -59,6 +65,7 @@ public final class InProcessGroup {
 
   private void await(int rank, HostCollective.OpId op) {
     try {
+      arrivals.set(rank, barrier.getPhase());
       int phase = barrier.arrive();
       if (phase < 0 || barrier.awaitAdvanceInterruptibly(phase, timeoutNanos, TimeUnit.NANOSECONDS) < 0) {
         throw new CollectiveException("rank " + rank + ": another rank failed or aborted the group during " + op
@@ -69,17 +76,18 @@ public final class InProcessGroup {
       abort("rank " + rank + " was interrupted");
       throw new CollectiveException("rank " + rank + ": interrupted while waiting for the other ranks in " + op, e);
     } catch (TimeoutException e) {
-      abort("rank " + rank + " timed out in " + op);
-      throw new CollectiveException("rank " + rank + ": the other ranks did not arrive at " + op + " within "
-          + Duration.ofNanos(timeoutNanos) + " (missing: " + missing() + ")", e);
+      String missing = missing(arrivals.get(rank));
+      abort("rank " + rank + " timed out in " + op + " waiting for " + missing);
+      throw new CollectiveException("rank " + rank + ": timed out: the other ranks did not arrive at " + op
+          + " within " + Duration.ofNanos(timeoutNanos) + " (missing: " + missing + ")", e);
     }
   }
 
-  /** The ranks that have not posted the current operation. */
-  private String missing() {
+  /** The ranks that have not arrived at the given barrier phase. */
+  private String missing(int phase) {
     StringBuilder b = new StringBuilder();
     for (int r = 0; r < size; r++) {
-      if (ops[r] == null) {
+      if (arrivals.get(r) != phase) {
         b.append(b.length() == 0 ? "rank " : ", rank ").append(r);
       }
     }

@@ -423,11 +423,36 @@ public final class SocketGroup {
         throw new CollectiveException("rank " + rank + ": rank " + peer + " sent nothing for " + timeout + " during "
             + op + " (it hangs, or the network between the nodes failed)", e);
       } catch (EOFException | SocketException e) {
+        // a failure spreads (a rank whose peer died closes its own connections): name every rank gone by now
+        String others = closedToo(peer);
         throw new CollectiveException("rank " + rank + ": rank " + peer + " closed its connection during " + op
+            + (others.isEmpty() ? "" : " (closed too: " + others + ")")
             + " (it failed, was killed or aborted: see its log)", e);
       } catch (IOException e) {
         throw new CollectiveException("rank " + rank + ": reading from rank " + peer + " during " + op + " failed: " + e, e);
       }
+    }
+
+    /** The other peers whose connections have closed as well (the group is failing: what they send is not needed). */
+    private String closedToo(int except) {
+      List<String> closed = new ArrayList<>();
+      for (int j = 0; j < size; j++) {
+        if (j == rank || j == except) {
+          continue;
+        }
+        try {
+          peers[j].setSoTimeout(50);
+          while (in[j].read() >= 0) {
+            // drain what it sent before closing
+          }
+          closed.add("rank " + j);
+        } catch (SocketTimeoutException e) {
+          // still there
+        } catch (IOException e) {
+          closed.add("rank " + j);
+        }
+      }
+      return String.join(", ", closed);
     }
 
     private interface IoCall<T> {
