@@ -30,6 +30,14 @@ public interface Collective extends AutoCloseable {
   /** A pending operation that has already completed. */
   Pending DONE = () -> { };
 
+  /** Checks that a full tensor of {@code full} values holds {@code ranks} shards of {@code shard} values. */
+  static void requireShards(String operation, long shard, long full, int ranks) {
+    if (full != shard * ranks) {
+      throw new IllegalArgumentException(operation + ": a full tensor of " + full + " values does not hold " + ranks
+          + " shards of " + shard);
+    }
+  }
+
   int rank();
 
   int worldSize();

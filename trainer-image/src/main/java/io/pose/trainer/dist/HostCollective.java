@@ -124,7 +124,7 @@ abstract class HostCollective implements Collective {
   @Override
   public Pending allGatherAsync(NDArray shard, NDArray full) {
     long n = shard.getShape().size();
-    requireSizes("allGather", n, full.getShape().size());
+    Collective.requireShards("allGather", n, full.getShape().size(), size);
     return run("allGather", n, op -> {
       NativeMemory.write(full, gather(op, NativeMemory.floats(shard)));
       return null;
@@ -134,7 +134,7 @@ abstract class HostCollective implements Collective {
   @Override
   public Pending reduceScatterAsync(NDArray full, NDArray shard) {
     long n = shard.getShape().size();
-    requireSizes("reduceScatter", n, full.getShape().size());
+    Collective.requireShards("reduceScatter", n, full.getShape().size(), size);
     return run("reduceScatter", full.getShape().size(), op -> {
       NativeMemory.write(shard, reduceScatter(op, NativeMemory.floats(full)));
       return null;
@@ -155,13 +155,6 @@ abstract class HostCollective implements Collective {
   public void close() {
     comm.shutdownNow();
     release();
-  }
-
-  private void requireSizes(String what, long shard, long full) {
-    if (full != shard * size) {
-      throw new IllegalArgumentException(what + ": a full tensor of " + full + " values does not hold " + size
-          + " shards of " + shard);
-    }
   }
 
   /** The first failure wins; it breaks the group so that the other ranks fail too. */

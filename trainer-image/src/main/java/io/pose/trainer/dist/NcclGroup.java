@@ -169,9 +169,7 @@ public final class NcclGroup implements Collective {
   @Override
   public Pending allGatherAsync(NDArray shard, NDArray full) {
     long n = fp32(shard);
-    if (fp32(full) != n * size) {
-      throw new IllegalArgumentException("allGather: " + full.getShape() + " does not hold " + size + " shards of " + n);
-    }
+    Collective.requireShards("allGather", n, fp32(full), size);
     Pointer send = pointer(shard);
     Pointer receive = pointer(full);
     return enqueue("allGather of " + n + " values per rank",
@@ -181,9 +179,7 @@ public final class NcclGroup implements Collective {
   @Override
   public Pending reduceScatterAsync(NDArray full, NDArray shard) {
     long n = fp32(shard);
-    if (fp32(full) != n * size) {
-      throw new IllegalArgumentException("reduceScatter: " + full.getShape() + " does not hold " + size + " shards of " + n);
-    }
+    Collective.requireShards("reduceScatter", n, fp32(full), size);
     Pointer send = pointer(full);
     Pointer receive = pointer(shard);
     return enqueue("reduceScatter of " + n + " values per rank",

@@ -290,23 +290,7 @@ public final class GpuCheck {
               docs[d][i] = (start + i) % 128;
             }
           }
-          Documents documents = new Documents() {
-            public int size() {
-              return docs.length;
-            }
-
-            public int length(int index) {
-              return docs[index].length;
-            }
-
-            public int[] tokens(int index) {
-              return docs[index];
-            }
-
-            public String describe() {
-              return "counting documents";
-            }
-          };
+          Documents documents = TrainerBenchmark.documents(docs, "counting documents");
           SampleStream stream = new SampleStream(documents, Samplers.official(16, 256), 5, 16);
           TrainingPlan plan = new TrainingPlan(3, 4, 1, ranks, new LearningRateSchedule(3e-3, 1, 3, LrSchedule.COSINE),
               0.9, 0.95, 1e-8, 0.01, 1.0, 1000, 1, 0, true);

@@ -188,9 +188,14 @@ public final class TrainerBenchmark {
     for (int d = 0; d < count; d++) {
       docs[d] = r.ints(s.length() * 2L, 3, s.vocab()).toArray();
     }
+    return documents(docs, "random documents");
+  }
+
+  /** Token documents held in memory. */
+  static Documents documents(int[][] docs, String description) {
     return new Documents() {
       public int size() {
-        return count;
+        return docs.length;
       }
 
       public int length(int index) {
@@ -202,7 +207,7 @@ public final class TrainerBenchmark {
       }
 
       public String describe() {
-        return "random documents";
+        return description;
       }
     };
   }
