@@ -1,6 +1,5 @@
 package io.pose.trainer.stage;
 
-import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.contract.TrainerContract.Workspace;
