@@ -226,7 +226,8 @@ final class TrainRanks {
     double step = saved == null ? -1 : saved.step();
     double[] max = collective.allReduce(new double[] {step, -step}, Collective.Op.MAX);
     if (max[0] != step || -max[1] != step) {
-      throw new StageException(ExitCode.MISSING_INPUT, "rank " + collective.rank() + " sees checkpoint step "
+      // a runtime failure: a file system's cached listing converges, and the restarted pods agree
+      throw new StageException(ExitCode.RUNTIME_FAILURE, "rank " + collective.rank() + " sees checkpoint step "
           + (saved == null ? "none" : saved.step()) + " in " + job.checkpoints().root() + ", other ranks see steps "
           + (long) -max[1] + " to " + (long) max[0] + " (-1: none): every node must see the same workspace (a "
           + "ReadWriteMany volume without stale directory caching)");
