@@ -175,7 +175,7 @@ final class TrainRanks {
           NativeMemory.setThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / world.ranksPerNode()));
         }
         CheckpointStore.Saved saved = job.saved();
-        agreeOnCheckpoint(collective, saved, job);
+        agreeOnCheckpoint(collective, saved, job.checkpoints().root());
         SampleStream stream = new SampleStream(tokens, job.sampler(), job.dataSeed(), job.poseSeed(), job.minTokens());
         ZeroModel model;
         Trainer trainer;
@@ -222,13 +222,13 @@ final class TrainRanks {
    * Every node must resume from the same checkpoint: each lists the shared workspace itself, and a file system that
    * caches directory listings (NFS) can show a node an older one.
    */
-  private static void agreeOnCheckpoint(Collective collective, CheckpointStore.Saved saved, Job job) throws StageException {
+  static void agreeOnCheckpoint(Collective collective, CheckpointStore.Saved saved, Path root) throws StageException {
     double step = saved == null ? -1 : saved.step();
     double[] max = collective.allReduce(new double[] {step, -step}, Collective.Op.MAX);
     if (max[0] != step || -max[1] != step) {
       // a runtime failure: a file system's cached listing converges, and the restarted pods agree
       throw new StageException(ExitCode.RUNTIME_FAILURE, "rank " + collective.rank() + " sees checkpoint step "
-          + (saved == null ? "none" : saved.step()) + " in " + job.checkpoints().root() + ", other ranks see steps "
+          + (saved == null ? "none" : saved.step()) + " in " + root + ", other ranks see steps "
           + (long) -max[1] + " to " + (long) max[0] + " (-1: none): every node must see the same workspace (a "
           + "ReadWriteMany volume without stale directory caching)");
     }
