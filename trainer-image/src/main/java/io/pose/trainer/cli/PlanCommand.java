@@ -88,11 +88,7 @@ final class PlanCommand implements Callable<Integer> {
     int gpus = s.getResources().getGpusPerNode();
     int perNode = Math.max(1, gpus);
     int world = s.getResources().getNodes() * perNode;
-    ComputeType compute = switch (t.getPrecision()) {
-      case BF16 -> ComputeType.BF16;
-      case FP16 -> ComputeType.FP16;
-      case FP32 -> ComputeType.FP32;
-    };
+    ComputeType compute = io.pose.trainer.stage.TrainStage.computeType(t.getPrecision());
     MemoryPlan plan = MemoryPlan.of(new MemoryPlan.Inputs(model, world, t.getZeroStage(), compute,
         t.getMicroBatchSize(), s.getPose().getTrainingWindow(), t.getActivationCheckpointing(), gpus > 0));
     long params = MemoryPlan.totalParameters(model);

@@ -394,7 +394,8 @@ public final class TrainStage {
     return files.get(0);
   }
 
-  static ComputeType computeType(TrainingSettings.Precision precision) {
+  /** The compute type of spec.training.precision. */
+  public static ComputeType computeType(TrainingSettings.Precision precision) {
     return switch (precision) {
       case BF16 -> ComputeType.BF16;
       case FP16 -> ComputeType.FP16;
