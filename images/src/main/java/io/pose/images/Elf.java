@@ -88,10 +88,10 @@ public record Elf(String soname, List<String> needed, List<String> runpath, List
    * @throws IOException if the file is not a 64-bit little-endian ELF file or is truncated; the message names it
    */
   public static Elf read(String name, Input input) throws IOException {
-    ByteBuffer header = le(input.read(0, 64));
-    if (!isElf(header.array())) {
+    if (!isElf(input.read(0, 4))) {
       throw new IOException(name + ": not an ELF file");
     }
+    ByteBuffer header = le(input.read(0, 64));
     if (header.get(4) != 2 || header.get(5) != 1) {
       throw new IOException(name + ": not a 64-bit little-endian ELF file (class " + header.get(4) + ", data "
           + header.get(5) + ")");

@@ -160,7 +160,9 @@ public final class ImagesCommand {
             plan = TrainerImage.plan(Flavour.CUDA, dist, baseCuda, jre = jre(jre, cacheDir), files, release);
           }
           out.print(plan.describe());
-          List<String> problems = LibraryCheck.problems(LibraryCheck.check(plan, p -> true, Map.of()), plan);
+          Map<String, ImagePlan.ZipMember> runtime = w == Which.TRAINER_CUDA ? TrainerImage.javacppLibraries(dist)
+              : Map.of();
+          List<String> problems = LibraryCheck.problems(LibraryCheck.check(plan, p -> true, runtime), plan);
           if (!problems.isEmpty()) {
             System.err.println("pose-images: " + plan.name() + ":" + plan.tag() + " would not load:\n  "
                 + String.join("\n  ", problems));

@@ -168,6 +168,34 @@ public final class TrainerImage {
   }
 
   /**
+   * The JNI libraries JavaCPP unpacks at run time (into {@code -Dorg.bytedeco.javacpp.cachedir}) and loads when a run
+   * uses GPUs: its own, the CUDA runtime's and NCCL's wrappers, by the path they will have, for {@link LibraryCheck}.
+   */
+  public static Map<String, ImagePlan.ZipMember> javacppLibraries(Path dist) throws IOException {
+    Path lib = dist.resolve("lib");
+    Map<String, ImagePlan.ZipMember> out = new LinkedHashMap<>();
+    for (String[] jarAndMember : new String[][] {
+        {"javacpp-", "org/bytedeco/javacpp/linux-x86_64/libjnijavacpp.so"},
+        {"cuda-", "org/bytedeco/cuda/linux-x86_64/libjnicudart.so"},
+        {"cuda-", "org/bytedeco/cuda/linux-x86_64/libjninccl.so"}}) {
+      Path jar = null;
+      for (Path p : Sorted.files(lib)) {
+        String n = p.getFileName().toString();
+        if (n.startsWith(jarAndMember[0]) && n.endsWith("-linux-x86_64.jar")) {
+          jar = p;
+        }
+      }
+      if (jar == null) {
+        throw new IOException(lib + " has no " + jarAndMember[0] + "*-linux-x86_64.jar: build with ./mvnw package");
+      }
+      for (ImagePlan.Entry e : Images.members(jar, m -> m.equals(jarAndMember[1]) ? "/tmp/javacpp/" + m : null)) {
+        out.put(e.path(), (ImagePlan.ZipMember) e.source());
+      }
+    }
+    return out;
+  }
+
+  /**
    * The libraries of an NVIDIA wheel ({@code nvidia/<pkg>/lib/*}, or {@code cusparselt/lib/*}, which that wheel
    * installs outside nvidia/) and its licence, where pip would put them.
    */

@@ -65,10 +65,24 @@ public final class TrainerContract {
     public static final String LOGS = "logs";
   }
 
-  /** The command line of a stage. */
+  /** The command line of a stage: {@code pose <stage> --config /etc/pose/config.yaml}. */
   public static List<String> command(Stage stage) {
     return List.of(EXECUTABLE, stage.command(), CONFIG_FLAG, CONFIG_PATH);
   }
+
+  /**
+   * A stage container's {@code args}: the command line without the executable, which is the image's ENTRYPOINT (the
+   * pose-trainer image runs java directly, with no shell and no {@code pose} file on the PATH).
+   */
+  public static List<String> args(Stage stage) {
+    return command(stage).subList(1, 4);
+  }
+
+  /**
+   * The pose-trainer image's user and group (a fixed non-root id, distroless's "nonroot"). Stage pods run with it as
+   * their fsGroup, so a fresh workspace volume is writable by the trainer.
+   */
+  public static final long IMAGE_USER = 65532;
 
   /** Environment variables every stage pod receives. */
   public static final class Env {

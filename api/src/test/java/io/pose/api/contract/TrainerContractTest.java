@@ -12,6 +12,7 @@ class TrainerContractTest {
   void stageCommandsAreTheCliSubcommands() {
     assertThat(TrainerContract.command(Stage.TRAIN)).containsExactly("pose", "train", "--config", "/etc/pose/config.yaml");
     assertThat(TrainerContract.command(Stage.EVALUATE)).containsExactly("pose", "eval", "--config", "/etc/pose/config.yaml");
+    assertThat(TrainerContract.args(Stage.PUBLISH)).containsExactly("publish", "--config", "/etc/pose/config.yaml");
   }
 
   @Test

@@ -186,7 +186,7 @@ public final class StageJobs {
         .withImage(r.image())
         .withImagePullPolicy(r.spec().getImage() == null || r.spec().getImage().getPullPolicy() == null ? null
             : r.spec().getImage().getPullPolicy().name())
-        .withCommand(TrainerContract.command(stage))
+        .withArgs(TrainerContract.args(stage))
         .withEnv(env(r, stage))
         .withVolumeMounts(mounts)
         .withTerminationMessagePolicy("FallbackToLogsOnError")
@@ -206,7 +206,10 @@ public final class StageJobs {
         .withTolerations(res.getTolerations())
         .withAffinity(res.getAffinity())
         .withPriorityClassName(res.getPriorityClassName())
-        .withImagePullSecrets(pullSecrets(r.spec().getImage()));
+        .withImagePullSecrets(pullSecrets(r.spec().getImage()))
+        // the image runs as a non-root user: the volumes it writes (a fresh workspace claim) are made group-writable
+        .withNewSecurityContext().withFsGroup(TrainerContract.IMAGE_USER).withFsGroupChangePolicy("OnRootMismatch")
+        .endSecurityContext();
     if (train) {
       pod.withSubdomain(Names.rendezvousService(r.resource()));
     }

@@ -159,7 +159,8 @@ class StageJobsTest {
 
     Container c = container(job);
     assertThat(c.getName()).isEqualTo("trainer");
-    assertThat(c.getCommand()).containsExactly("pose", stage.command(), "--config", "/etc/pose/config.yaml");
+    assertThat(c.getCommand()).as("the image's ENTRYPOINT is pose").isEmpty();
+    assertThat(c.getArgs()).containsExactly(stage.command(), "--config", "/etc/pose/config.yaml");
     assertThat(c.getTerminationMessagePolicy()).isEqualTo("FallbackToLogsOnError");
     assertThat(c.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
     assertThat(pod(job).getRestartPolicy()).isEqualTo("Never");

@@ -165,7 +165,7 @@ class HelmChartTest {
     @Test
     void runsAsNonRootWithAReadOnlyRootFilesystemAndAWritableTmp() {
       assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
-      assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(185L);
+      assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(65532L);
       assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
 
       assertThat(container.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();

@@ -54,8 +54,11 @@ class HappyPathMockTest {
 
     // Fetch: created with the supporting objects, resource Valid and Fetching
     Job fetch = k8s.awaitJob(name, Stage.FETCH);
-    assertThat(fetch.getSpec().getTemplate().getSpec().getContainers().get(0).getCommand())
-        .containsExactly("pose", "fetch", "--config", "/etc/pose/config.yaml");
+    // the image's ENTRYPOINT is pose: the Job passes only its arguments
+    assertThat(fetch.getSpec().getTemplate().getSpec().getContainers().get(0).getCommand()).isEmpty();
+    assertThat(fetch.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs())
+        .containsExactly("fetch", "--config", "/etc/pose/config.yaml");
+    assertThat(fetch.getSpec().getTemplate().getSpec().getSecurityContext().getFsGroup()).isEqualTo(65532L);
     ContextExtension cx = k8s.awaitStatus(name, c -> c.getStatus() != null && c.getStatus().getPhase() == Phase.Fetching);
     assertThat(condition(cx, "Valid", "True", "SpecValid")).isTrue();
     assertThat(condition(cx, "Progressing", "True", "FetchQueued")).isTrue();
