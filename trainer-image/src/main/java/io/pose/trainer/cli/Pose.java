@@ -16,7 +16,24 @@ import picocli.CommandLine.Command;
 public final class Pose {
 
   public static void main(String[] args) {
+    configureLogging();
     System.exit(execute(args));
+  }
+
+  /**
+   * Logging, configured once per process: one line per record on stderr, DJL's start-up notes left out (see
+   * logging.properties). A {@code -Djava.util.logging.config.file} (or class) of the user's wins.
+   */
+  static void configureLogging() {
+    if (System.getProperty("java.util.logging.config.file") != null
+        || System.getProperty("java.util.logging.config.class") != null) {
+      return;
+    }
+    try (java.io.InputStream in = Pose.class.getResourceAsStream("/io/pose/trainer/logging.properties")) {
+      java.util.logging.LogManager.getLogManager().readConfiguration(in);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("logging.properties is unreadable", e);
+    }
   }
 
   /** Runs the command line and returns its exit code. */
