@@ -35,6 +35,12 @@ class ExamplesTest {
   @MethodSource("examples")
   void parsesAndValidates(Path example) throws IOException {
     ContextExtension cx = SpecIO.read(example);
+    // as `pose run -f` reads it: relative file: sources resolve next to the file, and must be there
+    LocalPaths.resolve(cx, example);
+    if (cx.getSpec().getModel().getSource().startsWith("file:")) {
+      assertThat(Path.of(java.net.URI.create(cx.getSpec().getModel().getSource()))).as(example + ": its model")
+          .isDirectory();
+    }
     assertThat(SpecValidator.validate(cx)).as(example.toString()).isEmpty();
     Integer original = cx.getSpec().getModel().getOriginalContextLength();
     ContextExtensionSpec resolved = SpecDefaults.apply(cx.getSpec(), original == null ? 4096 : original);

@@ -2,6 +2,7 @@ package io.pose.trainer.cli;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.pose.api.LocalPaths;
 import io.pose.api.SpecIO;
 import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.v1alpha1.ContextExtension;
@@ -31,7 +32,9 @@ final class Commands {
 
   static ContextExtension read(Path config, PrintWriter err) throws ConfigError {
     try {
-      return SpecIO.read(config);
+      ContextExtension resource = SpecIO.read(config);
+      LocalPaths.resolve(resource, config);
+      return resource;
     } catch (NoSuchFileException e) {
       throw new ConfigError(fail(err, ExitCode.INVALID_CONFIGURATION, config + ": no such file"));
     } catch (SpecValidationException e) {

@@ -109,11 +109,11 @@ final class RunCommand implements Callable<Integer> {
             + trained.totalSteps() + "; run again to resume");
       }
 
+      EvaluationResults results = null;
       if (resource.getSpec().getEvaluation() != null && resource.getSpec().getEvaluation().hasAny()) {
         stage = "eval";
         header(out, stage);
-        EvaluationResults results = EvalStage.run(resource, new EvalStage.Options(ws, out, r -> { }, block,
-            ComputeType.FP32));
+        results = EvalStage.run(resource, new EvalStage.Options(ws, out, r -> { }, block, ComputeType.FP32));
         if (results.getPasskeyAccuracyAtTarget() != null) {
           out.printf(Locale.ROOT, "passkey accuracy at %d tokens: %.1f%%%n",
               resource.getSpec().getTargetContextLength(), 100 * results.getPasskeyAccuracyAtTarget());
@@ -126,8 +126,10 @@ final class RunCommand implements Callable<Integer> {
         PublishReport published = PublishStage.run(resource, new PublishStage.Options(ws, secretsDir, out,
             PublishTargets.standard(ws, null, ws.resolve("pvc"),
                 io.pose.trainer.publish.OciTarget.DEFAULT_BASE_IMAGE, hubEndpoint)));
+        summary(out, results, resource, fetched.getOriginalContextLength(), ws);
         out.printf(Locale.ROOT, "done: %s%n", published.getPublishedUri());
       } else {
+        summary(out, results, resource, fetched.getOriginalContextLength(), ws);
         out.printf(Locale.ROOT, "done: %s%n", trained.extendedModel());
       }
       out.flush();
@@ -142,6 +144,62 @@ final class RunCommand implements Callable<Integer> {
     } finally {
       listeners.forEach(ProgressListener::close);
     }
+  }
+
+  /**
+   * The before/after table that ends a run: passkey accuracy (and perplexity) by length for the base and the extended
+   * model, the original window, the training window and the target marked, and where the plots are.
+   */
+  static void summary(PrintWriter out, EvaluationResults results, ContextExtension resource, Integer original,
+      Path ws) {
+    if (results == null || (results.getPasskey().isEmpty() && results.getPerplexity().isEmpty())) {
+      return;
+    }
+    header(out, "summary");
+    int target = resource.getSpec().getTargetContextLength();
+    Integer window = resource.getSpec().getPose() == null ? null : resource.getSpec().getPose().getTrainingWindow();
+    if (!results.getPasskey().isEmpty()) {
+      out.printf(Locale.ROOT, "passkey retrieval (%d trials per length)%n", results.getPasskey().get(0).getTrials());
+      out.printf(Locale.ROOT, "%8s %8s %9s%n", "length", "base", "extended");
+      for (EvaluationResults.PasskeyResult r : results.getPasskey()) {
+        out.printf(Locale.ROOT, "%8d %8s %9s  %s%n", r.getLength(), percent(r.getBaseAccuracy()),
+            percent(r.getAccuracy()), marks(r.getLength(), original, window, target));
+      }
+    }
+    if (!results.getPerplexity().isEmpty()) {
+      out.printf(Locale.ROOT, "perplexity%n");
+      out.printf(Locale.ROOT, "%8s %8s %9s%n", "length", "base", "extended");
+      for (EvaluationResults.PerplexityResult r : results.getPerplexity()) {
+        out.printf(Locale.ROOT, "%8d %8s %9s  %s%n", r.getLength(), number(r.getBasePerplexity()),
+            number(r.getPerplexity()), marks(r.getLength(), original, window, target));
+      }
+    }
+    Path plots = ws.resolve(io.pose.api.contract.TrainerContract.Workspace.EVAL_RESULTS);
+    out.printf(Locale.ROOT, "plot: %s%n", plots.resolve(results.getPasskey().isEmpty()
+        ? io.pose.trainer.eval.EvalReport.PERPLEXITY_PLOT : io.pose.trainer.eval.EvalReport.PASSKEY_PLOT));
+    out.flush();
+  }
+
+  private static String marks(int length, Integer original, Integer window, int target) {
+    List<String> marks = new ArrayList<>();
+    if (original != null && length == original) {
+      marks.add("original window");
+    }
+    if (window != null && length == window && !window.equals(original)) {
+      marks.add("training window");
+    }
+    if (length == target) {
+      marks.add("target");
+    }
+    return String.join(", ", marks);
+  }
+
+  private static String percent(Double value) {
+    return value == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * value);
+  }
+
+  private static String number(Double value) {
+    return value == null ? "-" : String.format(Locale.ROOT, "%.2f", value);
   }
 
   private static void header(PrintWriter out, String stage) {
