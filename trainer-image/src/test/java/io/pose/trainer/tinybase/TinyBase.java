@@ -52,7 +52,12 @@ public final class TinyBase {
   static final long SEED = 20_231_017;
 
   /** What one run is: where it writes, how many steps, the documents' mix. */
-  record Options(Path out, int steps, int documents, double peakLearningRate, int warmup) {}
+  record Options(Path out, int steps, int documents, double peakLearningRate, int warmup, int stopAfter) {
+    /** The run that made examples/tiny/base-model. */
+    static Options committed(Path out) {
+      return new Options(out, 5000, 40_000, 2e-3, 200, 5000);
+    }
+  }
 
   public static void main(String[] args) throws Exception {
     Path out = Path.of("examples/tiny/base-model");
@@ -71,7 +76,9 @@ public final class TinyBase {
     if (corporaOnly) {
       return;
     }
-    List<StepResult> curve = make(new Options(out, steps, 40_000, 2e-3, 200), new PrintWriter(System.out, true));
+    Options committed = Options.committed(out);
+    List<StepResult> curve = make(new Options(out, steps, committed.documents(), committed.peakLearningRate(),
+        committed.warmup(), steps), new PrintWriter(System.out, true));
     System.out.printf(Locale.ROOT, "wrote %s: loss %.4f -> %.4f in %d steps%n", out, curve.get(0).loss(),
         curve.get(curve.size() - 1).loss(), curve.size());
   }
@@ -103,15 +110,24 @@ public final class TinyBase {
       CheckpointStore store = new CheckpointStore(checkpoints);
       Trainer trainer = new Trainer(m, new Decoder(config, weights, ComputeType.FP32), weights, stream, plan, store,
           "tiny-base");
-      curve.addAll(trainer.run(o.steps(), r -> {
+      curve.addAll(trainer.run(o.stopAfter(), r -> {
         if (r.step() % 50 == 0 || r.step() == 1) {
           log.printf(Locale.ROOT, "step %d: loss %.4f, lr %.2e, %.3f s%n", r.step(), r.loss(), r.learningRate(),
               r.seconds());
         }
       }));
-      CheckpointStore.Saved last = store.saved(o.steps());
-      try (CheckpointStore.Stored stored = CheckpointStore.open(last)) {
-        writeWeights(config, stored, o.out().resolve(Checkpoint.SINGLE_FILE));
+      if (o.stopAfter() == o.steps()) {
+        CheckpointStore.Saved last = store.saved(o.steps());
+        try (CheckpointStore.Stored stored = CheckpointStore.open(last)) {
+          writeWeights(config, stored, o.out().resolve(Checkpoint.SINGLE_FILE));
+        }
+      }
+    }
+    for (Path temporary : List.of(init, checkpoints)) {
+      try (java.util.stream.Stream<Path> files = Files.walk(temporary)) {
+        for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(f);
+        }
       }
     }
     try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(o.out().resolve("training-loss.tsv")))) {
