@@ -1,0 +1,45 @@
+package io.pose.trainer.tinybase;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The results program in its reduced form (CI): a PoSE variant trained a few steps and the untrained "none" variant,
+ * each through the real `pose run` / `pose eval`, and the Markdown it writes. The full tables are docs/results.md.
+ */
+class ResultsTest {
+  static final Path REPO = Path.of("..").toAbsolutePath().normalize();
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void runsEachVariantThroughThePipelineAndWritesTheTables() throws IOException {
+    List<Results.Row> rows = Results.run(REPO, tmp, Results.Size.QUICK, new PrintWriter(new StringWriter()));
+    assertThat(rows).extracting(Results.Row::method).containsExactly("pose", "none");
+    for (Results.Row r : rows) {
+      assertThat(r.scaling()).isEqualTo("yarn");
+      assertThat(r.passkey()).containsOnlyKeys(128, 256, 384, 512);
+      assertThat(r.passkey().values()).allSatisfy(a -> assertThat(a).isBetween(0.0, 1.0));
+      assertThat(r.perplexity()).containsOnlyKeys(128, 512);
+      assertThat(r.perplexity().values()).allSatisfy(p -> assertThat(p).isGreaterThan(1.0).isLessThan(316.0));
+      // the base model is the same in every variant: it retrieves inside its window
+      assertThat(r.basePasskey().get(128)).isEqualTo(1.0);
+    }
+    assertThat(rows.get(0).steps()).isEqualTo(Results.Size.QUICK.steps());
+    assertThat(rows.get(1).steps()).as("none trains nothing").isZero();
+    // the untrained variant sees the extended config: its perplexity at 128 differs from the base model's
+    assertThat(rows.get(1).perplexity().get(128)).isNotEqualTo(rows.get(1).basePerplexity().get(128));
+    String md = Results.markdown(rows, Results.Size.QUICK, "--quick");
+    assertThat(md).contains("| base model (no extension) | | 100% |").contains("| pose | yarn |")
+        .contains("| none | yarn |").contains("exec:exec@results -Dtiny.args=\"--quick\"")
+        .contains("| pose | yarn | 128 | 512 |").doesNotContain("| none | yarn | 128");
+  }
+}
