@@ -17,4 +17,29 @@ public interface Documents extends AutoCloseable {
 
   @Override
   default void close() throws IOException {}
+
+  /** Documents held in memory (tests, benchmarks, generated corpora). */
+  static Documents of(int[][] documents, String description) {
+    return new Documents() {
+      @Override
+      public int size() {
+        return documents.length;
+      }
+
+      @Override
+      public int length(int index) {
+        return documents[index].length;
+      }
+
+      @Override
+      public int[] tokens(int index) {
+        return documents[index];
+      }
+
+      @Override
+      public String describe() {
+        return description;
+      }
+    };
+  }
 }

@@ -192,23 +192,7 @@ public final class TrainerBenchmark {
 
   /** Token documents held in memory. */
   static Documents documents(int[][] docs, String description) {
-    return new Documents() {
-      public int size() {
-        return docs.length;
-      }
-
-      public int length(int index) {
-        return docs[index].length;
-      }
-
-      public int[] tokens(int index) {
-        return docs[index];
-      }
-
-      public String describe() {
-        return description;
-      }
-    };
+    return Documents.of(docs, description);
   }
 
   static Measured measureJava(Path dir, int threads, boolean recompute) throws IOException, InterruptedException {

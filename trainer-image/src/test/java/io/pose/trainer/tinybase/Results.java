@@ -75,7 +75,8 @@ public final class Results {
         Path ws = work.resolve(method + "-" + scaling);
         String spec = template.replaceAll("type: yarn[^\\n]*", "type: " + scaling)
             .replace("  pose:\n", "  pose:\n    method: " + (method.equals("none") ? "pose" : method) + "\n")
-            .replace("file:../.pose/published/tiny-pose", "file://" + ws.resolve("published"));
+            .replace("file:../.pose/published/tiny-pose", "file://" + ws.resolve("published"))
+            .replaceAll(method.equals("randpos") || method.equals("full") ? "    chunks: 2[^\\n]*\\n" : "(?!)", "");
         Path file = work.resolve(method + "-" + scaling + ".yaml");
         Files.writeString(file, spec);
         log.printf(Locale.ROOT, "%s, %s ...%n", method, scaling);

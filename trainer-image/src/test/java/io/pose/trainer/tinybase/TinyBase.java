@@ -103,7 +103,7 @@ public final class TinyBase {
     Path checkpoints = Files.createTempDirectory("tiny-base-checkpoints");
     try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu()); Checkpoint c = Checkpoint.open(init);
         ZeroModel weights = ZeroModel.load(config, 0, SingleRank.INSTANCE, m, false, c)) {
-      SampleStream stream = new SampleStream(documents(docs), Samplers.fullLength(WINDOW), SEED, WINDOW);
+      SampleStream stream = new SampleStream(Documents.of(docs, "the tiny base model's generated corpus"), Samplers.fullLength(WINDOW), SEED, WINDOW);
       TrainingPlan plan = new TrainingPlan(o.steps(), BATCH, BATCH, 1,
           new LearningRateSchedule(o.peakLearningRate(), o.warmup(), o.steps(), LrSchedule.COSINE), 0.9, 0.95, 1e-8,
           0.01, 1.0, o.steps(), 1, 0, false);
@@ -236,26 +236,6 @@ public final class TinyBase {
       }
     }
     return docs;
-  }
-
-  static Documents documents(int[][] docs) {
-    return new Documents() {
-      public int size() {
-        return docs.length;
-      }
-
-      public int length(int index) {
-        return docs[index].length;
-      }
-
-      public int[] tokens(int index) {
-        return docs[index];
-      }
-
-      public String describe() {
-        return "the tiny base model's generated corpus";
-      }
-    };
   }
 
   private static double gaussian(SplittableRandom r) {
