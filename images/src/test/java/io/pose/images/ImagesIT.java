@@ -38,8 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The images as a user gets them: {@code pose-images build} (the release command) builds the cpu trainer image and
  * the operator image from what {@code ./mvnw package} left, on a JRE base made here from this machine's packages, and
  * pushes them to a real registry on loopback. Each is pulled back by digest, its layers unpacked into a root
- * filesystem and its entrypoint run there: {@code pose --version} and a complete {@code pose run} of a tiny local
- * spec inside the trainer image; the operator's process starts and serves its health endpoints. The images' configs
+ * filesystem and its entrypoint run there: {@code pose --version} and a complete {@code pose run} of the README's
+ * embedded default (examples/tiny-pose.yaml) inside the trainer image; the operator's process starts and serves its health endpoints. The images' configs
  * and layer order are checked, and the Helm chart's image references resolve to what was pushed.
  */
 class ImagesIT {
@@ -134,63 +134,26 @@ class ImagesIT {
     assertThat(version.code()).as(version.output()).isZero();
     assertThat(version.output()).contains("pose " + VERSION).contains("PyTorch 2.7.1");
 
+    // the README's embedded default, as a user would run it from a copy of the examples
     Path data = image.dir.resolve("data");
-    Path sources = Files.createDirectories(data.resolve("sources/llama"));
-    Path model = ROOT.resolve("trainer-image/src/test/resources/tiny-models/llama");
-    for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {
-      Files.copy(model.resolve(f), sources.resolve(f));
-    }
-    List<String> corpus = new ArrayList<>();
-    for (int d = 0; d < 8; d++) {
-      corpus.add(JSON.writeValueAsString(Map.of("text",
-          "The grass is green. The sky is blue. The pass key is 12345. ".repeat(8 + d))));
-    }
-    Files.write(data.resolve("sources/corpus.jsonl"), corpus);
-    Files.writeString(data.resolve("spec.yaml"), """
-        apiVersion: pose.io/v1alpha1
-        kind: ContextExtension
-        metadata:
-          name: tiny-in-image
-        spec:
-          model:
-            source: file:///data/sources/llama
-          targetContextLength: 256
-          ropeScaling:
-            type: yarn
-          pose:
-            trainingWindow: 32
-          training:
-            data:
-              source: file:///data/sources/corpus.jsonl
-            steps: 4
-            globalBatchSize: 2
-            microBatchSize: 2
-            learningRate: 1.0e-2
-            warmupSteps: 1
-            precision: fp32
-            checkpointEverySteps: 2
-          resources:
-            gpusPerNode: 0
-          evaluation:
-            passkey: {lengths: [128, 256], trials: 2}
-          publish:
-            target: file:///data/published
-        """);
+    copyTree(ROOT.resolve("examples/tiny"), data.resolve("examples/tiny"));
+    Files.copy(ROOT.resolve("examples/tiny-pose.yaml"), data.resolve("examples/tiny-pose.yaml"));
     ownByImageUser(data);
-    Rootfs.Result run = image.run(isolation, List.of("run", "-f", "/data/spec.yaml", "--workspace", "/data/ws",
-        "--progress", "none"), work.resolve("run.log"), 900);
+    Rootfs.Result run = image.run(isolation, List.of("run", "-f", "/data/examples/tiny-pose.yaml", "--workspace",
+        "/data/ws", "--progress", "none"), work.resolve("run.log"), 900);
     assertThat(run.code()).as(run.output()).isZero();
-    assertThat(run.output()).contains("== fetch ==", "== train ==", "== eval ==", "== publish ==")
-        .contains("done: file:///data/published").doesNotContain("SLF4J").doesNotContain("Exception")
+    assertThat(run.output()).contains("== fetch ==", "== train ==", "== eval ==", "== publish ==", "== summary ==")
+        .contains("done: file:///data/.pose/published/tiny-pose").doesNotContain("SLF4J")
+        .doesNotContain("Exception")
         .doesNotContain("ai.djl") /* logging configured once: DJL's start-up notes are left out */;
-    assertThat(data.resolve("published/model.safetensors")).isRegularFile();
-    assertThat(data.resolve("published/eval/results.json")).isRegularFile();
-    try (Stream<Path> plots = Files.walk(data.resolve("ws"))) {
-      assertThat(plots.filter(p -> p.toString().endsWith(".png"))).as("charts drawn with the image's fonts")
-          .isNotEmpty();
-    }
+    Path published = data.resolve(".pose/published/tiny-pose");
+    assertThat(published.resolve("model.safetensors")).isRegularFile();
+    JsonNode results = JSON.readTree(published.resolve("eval/results.json").toFile());
+    assertThat(results.path("passkeyAccuracyAtTarget").asDouble()).as("passkey at 512 inside the image")
+        .isGreaterThanOrEqualTo(0.8);
+    assertThat(data.resolve("ws/eval/passkey.png")).as("charts drawn with the image's fonts").isRegularFile();
     if (isolation == Rootfs.Isolation.CHROOT_AS_IMAGE_USER) {
-      assertThat((Integer) Files.getAttribute(data.resolve("published/model.safetensors"), "unix:uid"))
+      assertThat((Integer) Files.getAttribute(published.resolve("model.safetensors"), "unix:uid"))
           .as("written by the image's user").isEqualTo(65532);
     }
   }
@@ -336,6 +299,19 @@ class ImagesIT {
       out.add(names);
     }
     return out;
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> s = Files.walk(from)) {
+      for (Path p : s.toList()) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(p, target);
+        }
+      }
+    }
   }
 
   private static void ownByImageUser(Path dir) throws IOException {
