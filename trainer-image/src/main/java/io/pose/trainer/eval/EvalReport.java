@@ -128,10 +128,12 @@ public final class EvalReport {
     XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle)
         .build();
     Styler s = chart.getStyler();
-    s.setLegendPosition(Styler.LegendPosition.InsideNE);
+    s.setLegendPosition(Styler.LegendPosition.OutsideS); // never over a curve's end point
+    s.setLegendLayout(Styler.LegendLayout.Horizontal);
     s.setChartBackgroundColor(Color.WHITE);
     s.setPlotBackgroundColor(Color.WHITE);
-    chart.getStyler().setXAxisLogarithmic(rows.size() > 1 && spread(rows, x) >= 4);
+    // a log axis labels only powers of ten: below a 16x spread (128..512, 4k..32k) a linear axis shows the lengths
+    chart.getStyler().setXAxisLogarithmic(rows.size() > 1 && spread(rows, x) >= 16);
     chart.getStyler().setXAxisDecimalPattern("#");
     if (unitRange) {
       chart.getStyler().setYAxisMin(0.0);
