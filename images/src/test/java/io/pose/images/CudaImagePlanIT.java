@@ -29,7 +29,18 @@ class CudaImagePlanIT {
   @BeforeAll
   static void plan() throws Exception {
     Path cache = ImagesCommand.defaultCache();
-    List<Path> wheels = Wheels.resolve(Wheels.lock(), null, cache.resolve("wheels"), null, System.out);
+    List<Path> wheels;
+    try {
+      wheels = Wheels.resolve(Wheels.lock(), null, cache.resolve("wheels"), null, System.out);
+    } catch (java.io.IOException e) {
+      Throwable cause = e.getCause();
+      // only an unreachable PyPI skips; a wheel that does not match its pin fails the test
+      org.junit.jupiter.api.Assumptions.assumeFalse(cause instanceof java.net.ConnectException
+          || cause instanceof java.net.UnknownHostException || cause instanceof java.net.http.HttpConnectTimeoutException,
+          "PyPI is unreachable from this machine (" + e.getMessage() + "): the cuda plan is checked against the real "
+              + "wheels, which are neither in " + cache.resolve("wheels") + " nor downloadable here");
+      throw e;
+    }
     Path jre = Jre.jlink(Path.of(System.getProperty("java.home")), cache);
     Path dist = ROOT.resolve("trainer-image/target/pose");
     plan = TrainerImage.plan(Flavour.CUDA, dist, Flavour.CUDA.defaultBase, jre, wheels,
