@@ -129,8 +129,15 @@ public final class TrainerBenchmark {
   static long writeModel(Setup s, Path dir) throws IOException {
     Files.createDirectories(dir);
     Files.writeString(dir.resolve("config.json"), s.configJson());
-    ModelConfig config = HfConfigs.read(dir.resolve("config.json"));
-    SplittableRandom random = new SplittableRandom(7);
+    return writeRandomWeights(HfConfigs.read(dir.resolve("config.json")), dir.resolve(Checkpoint.SINGLE_FILE), 7);
+  }
+
+  /**
+   * Random fp32 weights as transformers initializes a Llama (normal, std 0.02; norms 1), from a seed, in the order of
+   * the expected tensor names; returns the parameter count.
+   */
+  public static long writeRandomWeights(ModelConfig config, Path file, long seed) throws IOException {
+    SplittableRandom random = new SplittableRandom(seed);
     List<TensorData> tensors = new ArrayList<>();
     long parameters = 0;
     for (Map.Entry<String, long[]> e : DecoderWeights.expectedShapes(config).entrySet()) {
@@ -143,7 +150,7 @@ public final class TrainerBenchmark {
       parameters += values.length;
       tensors.add(TensorData.f32(e.getKey(), shape, values));
     }
-    SafetensorsWriter.write(dir.resolve(Checkpoint.SINGLE_FILE), tensors, Map.of("format", "pt"));
+    SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
     return parameters;
   }
 

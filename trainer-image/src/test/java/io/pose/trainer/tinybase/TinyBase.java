@@ -5,6 +5,7 @@ import io.pose.api.v1alpha1.TrainingSettings.LrSchedule;
 import io.pose.core.hf.HfConfigs;
 import io.pose.core.hf.ModelConfig;
 import io.pose.core.sampling.Samplers;
+import io.pose.trainer.bench.TrainerBenchmark;
 import io.pose.trainer.data.Documents;
 import io.pose.trainer.data.SampleStream;
 import io.pose.trainer.data.TextTokenizer;
@@ -31,7 +32,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /**
  * Makes the tiny pretrained base model of examples/tiny: a 4-layer Llama (hidden 128, about 0.9M parameters) trained
@@ -94,7 +94,8 @@ public final class TinyBase {
     ModelConfig config = HfConfigs.read(o.out().resolve("config.json"));
     Path init = Files.createTempDirectory("tiny-base-init");
     Files.copy(o.out().resolve("config.json"), init.resolve("config.json"));
-    initialize(config, init.resolve(Checkpoint.SINGLE_FILE));
+    // transformers' Llama initialization: normal(0, 0.02) matrices, norms at 1; from the seed
+    TrainerBenchmark.writeRandomWeights(config, init.resolve(Checkpoint.SINGLE_FILE), SEED);
 
     int[][] docs = pretrainingDocuments(o.out(), o.documents());
     log.printf(Locale.ROOT, "corpus: %d documents, %d tokens; vocabulary %d; %d steps of %d x %d tokens%n",
@@ -193,21 +194,6 @@ public final class TinyBase {
         """.formatted(HIDDEN, INTERMEDIATE, LAYERS, HEADS, HEADS, vocab, WINDOW);
   }
 
-  /** transformers' Llama initialization: normal(0, 0.02) matrices, norms at 1; from the seed. */
-  static void initialize(ModelConfig config, Path file) throws IOException {
-    SplittableRandom random = new SplittableRandom(SEED);
-    List<TensorData> tensors = new ArrayList<>();
-    for (Map.Entry<String, long[]> e : DecoderWeights.expectedShapes(config).entrySet()) {
-      float[] values = new float[(int) Arrays.stream(e.getValue()).reduce(1, (a, b) -> a * b)];
-      boolean norm = e.getKey().endsWith("norm.weight");
-      for (int i = 0; i < values.length; i++) {
-        values[i] = norm ? 1f : (float) (gaussian(random) * 0.02);
-      }
-      tensors.add(TensorData.f32(e.getKey(), e.getValue(), values));
-    }
-    SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
-  }
-
   static void writeWeights(ModelConfig config, TensorSource source, Path file) throws IOException {
     List<TensorData> tensors = new ArrayList<>();
     for (Map.Entry<String, long[]> e : DecoderWeights.expectedShapes(config).entrySet()) {
@@ -238,10 +224,5 @@ public final class TinyBase {
     return docs;
   }
 
-  private static double gaussian(SplittableRandom r) {
-    double u = r.nextDouble();
-    double v = r.nextDouble();
-    return Math.sqrt(-2 * Math.log(1 - u)) * Math.cos(2 * Math.PI * v);
-  }
 
 }
