@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pose.api.v1alpha1.TrainingSettings.LrSchedule;
 import io.pose.core.hf.HfConfigs;
 import io.pose.core.hf.ModelConfig;
+import io.pose.core.sampling.PositionSampler;
 import io.pose.core.sampling.Sample;
 import io.pose.core.sampling.Samplers;
 import io.pose.trainer.data.Documents;
@@ -162,21 +163,31 @@ public final class TrainerBenchmark {
 
   /** The batches both sides train on: random token documents, PoSE samples (inputs.json). */
   static void writeInputs(Setup s, Path dir) throws IOException {
-    Documents docs = randomDocuments(s);
-    SampleStream stream = new SampleStream(docs, Samplers.official(s.length(), 4 * s.length()), 3, s.length());
+    writeInputs(dir, s.name(), randomDocuments(s), Samplers.official(s.length(), 4 * s.length()), s.batch(),
+        s.warmup(), s.measured());
+  }
+
+  /**
+   * The batches of a measurement (inputs.json): warm-up and measured steps of `batch` samples each, drawn by the
+   * sampler from the documents; every sample has the sampler's training window in tokens.
+   */
+  static void writeInputs(Path dir, String name, Documents docs, PositionSampler sampler, int batch, int warmup,
+      int measured) throws IOException {
+    int length = sampler.trainingWindow();
+    SampleStream stream = new SampleStream(docs, sampler, 3, length);
     ObjectNode root = JSON.createObjectNode();
-    root.put("setup", s.name());
-    root.put("batch", s.batch());
-    root.put("length", s.length());
-    root.put("warmup", s.warmup());
-    root.put("measured", s.measured());
+    root.put("setup", name);
+    root.put("batch", batch);
+    root.put("length", length);
+    root.put("warmup", warmup);
+    root.put("measured", measured);
     ArrayNode steps = root.putArray("steps");
     long index = 0;
-    for (int step = 0; step < s.warmup() + s.measured(); step++) {
+    for (int step = 0; step < warmup + measured; step++) {
       ObjectNode st = steps.addObject();
       ArrayNode ids = st.putArray("ids");
       ArrayNode positions = st.putArray("positions");
-      for (int b = 0; b < s.batch(); b++) {
+      for (int b = 0; b < batch; b++) {
         Sample sample = stream.sample(index++);
         ArrayNode row = ids.addArray();
         Arrays.stream(sample.inputIds()).forEach(row::add);
@@ -238,7 +249,7 @@ public final class TrainerBenchmark {
         ZeroModel weights = ZeroModel.load(config, 0, io.pose.trainer.dist.SingleRank.INSTANCE, m, recompute, c)) {
       // the samples in inputs.json, in order: sample i of the run is ids[i] at positions[i]
       int length = inputs.get("length").asInt();
-      io.pose.core.sampling.PositionSampler replay = new io.pose.core.sampling.PositionSampler() {
+      PositionSampler replay = new PositionSampler() {
         public Sample sample(long seed, long index, int[] document) {
           return new Sample(ids.get((int) index), positions.get((int) index), ids.get((int) index));
         }

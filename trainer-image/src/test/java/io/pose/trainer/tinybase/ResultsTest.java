@@ -2,6 +2,7 @@ package io.pose.trainer.tinybase;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pose.trainer.bench.CostCurve;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -37,9 +38,28 @@ class ResultsTest {
     assertThat(rows.get(1).steps()).as("none trains nothing").isZero();
     // the untrained variant sees the extended config: its perplexity at 128 differs from the base model's
     assertThat(rows.get(1).perplexity().get(128)).isNotEqualTo(rows.get(1).basePerplexity().get(128));
-    String md = Results.markdown(rows, Results.Size.QUICK, "--quick");
+    String md = Results.markdown(rows, List.of(), Results.Size.QUICK, "--quick");
     assertThat(md).contains("| base model (no extension) | | 100% |").contains("| pose | yarn |")
         .contains("| none | yarn |").contains("exec:exec@results -Dtiny.args=\"--quick\"")
-        .contains("| pose | yarn | 128 | 512 |").doesNotContain("| none | yarn | 128");
+        .contains("| pose | yarn | 128 | 512 |").doesNotContain("| none | yarn | 128")
+        // the original window's table: base 100% at 128 for every row, and the perplexity change
+        .contains("## The original window kept").containsPattern("\\| none \\| yarn \\| 100% \\| \\d+% \\| 4\\.93 \\|");
+  }
+
+  @Test
+  void measuresTheStepCostOfPoseAndFullLengthAsTheTargetGrows() throws Exception {
+    CostCurve.Plan plan = Results.Size.QUICK.cost();
+    List<CostCurve.Point> points = CostCurve.measure(REPO.resolve("examples/tiny/base-model"), TinyBase.WINDOW, plan,
+        tmp, new PrintWriter(new StringWriter()));
+    assertThat(points).extracting(CostCurve.Point::method).containsExactly("window", "pose", "full");
+    assertThat(points).extracting(CostCurve.Point::tokensPerSample).containsExactly(128, 128, 256);
+    assertThat(points).extracting(CostCurve.Point::positionsReach).containsExactly(128, 256, 256);
+    assertThat(points).allSatisfy(p -> {
+      assertThat(p.medianStepSeconds()).isPositive();
+      assertThat(p.peakRssBytes()).isGreaterThan(1 << 20);
+    });
+    String md = Results.cost(points, Results.Size.QUICK);
+    assertThat(md).contains("| 1x | training at the window | 128 | 128 |").contains("| 2x | PoSE | 128 | 256 |")
+        .contains("| 2x | full-length | 256 | 256 |").contains("PoSE at 2x against training at the window: **");
   }
 }
