@@ -8,22 +8,15 @@ import io.pose.api.progress.EvaluationResults.PasskeyResult;
 import io.pose.api.progress.EvaluationResults.PerplexityResult;
 import io.pose.api.progress.ProgressProtocol;
 import io.pose.trainer.io.AtomicDirectory;
-import java.awt.BasicStroke;
-import java.awt.Color;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Function;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.XYSeries;
-import org.knowm.xchart.style.Styler;
-import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The Evaluate stage's output directory: {@code results.json} (the api module's EvaluationResults, the document the
@@ -41,22 +34,28 @@ public final class EvalReport {
 
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-  /** Writes the directory (replacing it atomically). */
+  /** The lengths the plots mark: the model's original window and the target (either may be null). */
+  public record Marks(Integer originalWindow, Integer target) {
+    static final Marks NONE = new Marks(null, null);
+  }
+
+  /** Writes the directory (replacing it atomically), with no lengths marked on the plots. */
   public static void write(Path directory, EvaluationResults results, String title) throws IOException {
+    write(directory, results, title, Marks.NONE);
+  }
+
+  /** Writes the directory (replacing it atomically). */
+  public static void write(Path directory, EvaluationResults results, String title, Marks marks) throws IOException {
     String json = JSON.writeValueAsString(JSON.readTree(ProgressProtocol.write(results)));
     String markdown = markdown(results, title);
     AtomicDirectory.write(directory, dir -> {
       Files.writeString(dir.resolve(RESULTS_JSON), json + "\n", StandardCharsets.UTF_8);
       Files.writeString(dir.resolve(RESULTS_MARKDOWN), markdown, StandardCharsets.UTF_8);
       if (!results.getPasskey().isEmpty()) {
-        plot(dir.resolve(PASSKEY_PLOT), "Passkey retrieval", "prompt length (tokens)", "accuracy",
-            results.getPasskey(), PasskeyResult::getLength, PasskeyResult::getAccuracy, PasskeyResult::getBaseAccuracy,
-            true);
+        passkeyChart(results, title, marks).save(dir.resolve(PASSKEY_PLOT));
       }
       if (!results.getPerplexity().isEmpty()) {
-        plot(dir.resolve(PERPLEXITY_PLOT), "Perplexity", "window length (tokens)", "perplexity",
-            results.getPerplexity(), PerplexityResult::getLength, PerplexityResult::getPerplexity,
-            PerplexityResult::getBasePerplexity, false);
+        perplexityChart(results, title, marks).save(dir.resolve(PERPLEXITY_PLOT));
       }
     });
   }
@@ -122,52 +121,38 @@ public final class EvalReport {
     return v == null ? "-" : String.format(Locale.ROOT, "%.3f", v);
   }
 
-  private static <T> void plot(Path file, String title, String xTitle, String yTitle, List<T> rows,
-      Function<T, Integer> x, Function<T, Double> extended, Function<T, Double> base, boolean unitRange)
-      throws IOException {
-    XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle)
-        .build();
-    Styler s = chart.getStyler();
-    s.setLegendPosition(Styler.LegendPosition.OutsideS); // never over a curve's end point
-    s.setLegendLayout(Styler.LegendLayout.Horizontal);
-    s.setChartBackgroundColor(Color.WHITE);
-    s.setPlotBackgroundColor(Color.WHITE);
-    // a log axis labels only powers of ten: below a 16x spread (128..512, 4k..32k) a linear axis shows the lengths
-    chart.getStyler().setXAxisLogarithmic(rows.size() > 1 && spread(rows, x) >= 16);
-    chart.getStyler().setXAxisDecimalPattern("#");
-    if (unitRange) {
-      chart.getStyler().setYAxisMin(0.0);
-      chart.getStyler().setYAxisMax(1.0);
+  /** passkey.png: accuracy against prompt length, extended and base model, window and target marked. */
+  public static LengthChart passkeyChart(EvaluationResults r, String title, Marks marks) {
+    return chart(LengthChart.of(title("Passkey retrieval", title), "prompt length (tokens)", "accuracy",
+        r.getPasskey().stream().map(PasskeyResult::getLength).toList()).unitRange(), marks, r.getPasskey(),
+        PasskeyResult::getLength, PasskeyResult::getAccuracy, PasskeyResult::getBaseAccuracy);
+  }
+
+  /** perplexity.png: perplexity against window length, extended and base model, window and target marked. */
+  public static LengthChart perplexityChart(EvaluationResults r, String title, Marks marks) {
+    return chart(LengthChart.of(title("Perplexity", title), "window length (tokens)", "perplexity",
+        r.getPerplexity().stream().map(PerplexityResult::getLength).toList()), marks, r.getPerplexity(),
+        PerplexityResult::getLength, PerplexityResult::getPerplexity, PerplexityResult::getBasePerplexity);
+  }
+
+  private static String title(String what, String title) {
+    return title == null ? what : what + ": " + title;
+  }
+
+  private static <T> LengthChart chart(LengthChart chart, Marks marks, List<T> rows, Function<T, Integer> length,
+      Function<T, Double> extended, Function<T, Double> base) {
+    if (marks.originalWindow() != null) {
+      chart.mark(marks.originalWindow(), "original window " + marks.originalWindow());
     }
-    series(chart, "extended model", rows, x, extended, new Color(0x1f77b4));
-    series(chart, "base model", rows, x, base, new Color(0xff7f0e));
-    BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
-  }
-
-  private static <T> double spread(List<T> rows, Function<T, Integer> x) {
-    int min = rows.stream().map(x).min(Integer::compare).orElse(1);
-    int max = rows.stream().map(x).max(Integer::compare).orElse(1);
-    return (double) max / Math.max(1, min);
-  }
-
-  private static <T> void series(XYChart chart, String name, List<T> rows, Function<T, Integer> x,
-      Function<T, Double> y, Color color) {
-    List<Double> xs = new ArrayList<>();
-    List<Double> ys = new ArrayList<>();
+    if (marks.target() != null) {
+      chart.mark(marks.target(), "target " + marks.target());
+    }
+    Map<Integer, Double> e = new LinkedHashMap<>();
+    Map<Integer, Double> b = new LinkedHashMap<>();
     for (T row : rows) {
-      Double v = y.apply(row);
-      if (v != null && Double.isFinite(v)) {
-        xs.add((double) x.apply(row));
-        ys.add(v);
-      }
+      e.put(length.apply(row), extended.apply(row));
+      b.put(length.apply(row), base.apply(row));
     }
-    if (xs.isEmpty()) {
-      return;
-    }
-    XYSeries series = chart.addSeries(name, xs, ys);
-    series.setMarker(SeriesMarkers.CIRCLE);
-    series.setLineColor(color);
-    series.setMarkerColor(color);
-    series.setLineStyle(new BasicStroke(2f));
+    return chart.series("extended model", e).series("base model", b);
   }
 }

@@ -305,9 +305,25 @@ public final class EvalStage {
   private static EvaluationResults publish(EvaluationResults results, Options options, ContextExtension resource)
       throws IOException {
     results.setUpdatedAt(Instant.now().toString());
-    EvalReport.write(options.workspace().resolve(Workspace.EVAL_RESULTS), results, resource.getMetadata().getName());
+    EvalReport.write(options.workspace().resolve(Workspace.EVAL_RESULTS), results, resource.getMetadata().getName(),
+        marks(resource, options.workspace()));
     options.listener().accept(results);
     return results;
+  }
+
+  /** The lengths the plots mark: the spec's original window (else the base model's config) and its target. */
+  private static EvalReport.Marks marks(ContextExtension resource, Path workspace) {
+    ContextExtensionSpec spec = resource.getSpec();
+    Integer original = spec.getModel() == null ? null : spec.getModel().getOriginalContextLength();
+    if (original == null) {
+      try {
+        original = HfConfigs.read(workspace.resolve(Workspace.BASE_MODEL).resolve("config.json"))
+            .originalContextLength();
+      } catch (IOException | ConfigException e) {
+        original = null; // the plots go without that mark
+      }
+    }
+    return new EvalReport.Marks(original, spec.getTargetContextLength());
   }
 
   private static StageException invalid(List<Violation> violations) {

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -59,8 +60,9 @@ public final class CostCurve {
         PositionSampler sampler = method.equals("pose") ? Samplers.official(window, target)
             : Samplers.fullLength(target);
         Path dir = Files.createDirectories(work.resolve(method + "-" + factor + "x"));
-        Files.copy(model.resolve("config.json"), dir.resolve("config.json"));
-        Files.copy(model.resolve(Checkpoint.SINGLE_FILE), dir.resolve(Checkpoint.SINGLE_FILE));
+        Files.copy(model.resolve("config.json"), dir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(model.resolve(Checkpoint.SINGLE_FILE), dir.resolve(Checkpoint.SINGLE_FILE),
+            StandardCopyOption.REPLACE_EXISTING);
         TrainerBenchmark.writeInputs(dir, method + " " + factor + "x", docs, sampler, plan.batch(), plan.warmup(),
             plan.measured());
         TrainerBenchmark.Measured m = TrainerBenchmark.measureJava(dir, threads, false);

@@ -2,12 +2,20 @@ package io.pose.trainer.tinybase;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pose.api.LocalPaths;
+import io.pose.api.SpecIO;
+import io.pose.api.v1alpha1.ContextExtension;
+import io.pose.api.v1alpha1.ContextExtensionSpec;
+import io.pose.api.v1alpha1.PerplexityEvaluation;
+import io.pose.api.v1alpha1.PoseSettings;
+import io.pose.api.v1alpha1.RopeScaling;
 import io.pose.core.hf.ConfigExtension;
 import io.pose.trainer.bench.CostCurve;
 import io.pose.trainer.cli.Pose;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -25,7 +33,12 @@ import java.util.stream.Stream;
  * complete `pose run` of examples/tiny-pose.yaml with only `pose.method` and `ropeScaling.type` changed, on the same
  * long documents; "none" evaluates the base model with the extended config.json and no training, through `pose eval`.
  *
- * <pre>./mvnw -q -pl trainer-image test-compile exec:exec@results [-Dtiny.args="--quick --out FILE"]</pre>
+ * <pre>./mvnw -q -pl trainer-image test-compile exec:exec@results [-Dtiny.args="--quick --out FILE --work DIR"]</pre>
+ *
+ * <p>With {@code --work DIR} the variants and cost points already measured in DIR are reused, not run again (to
+ * redraw the figures and tables). {@code --spec FILE [--methods ...]} compares the variants of another spec (a real
+ * pretrained model: tools/models/README.md) and writes them as a section of the same file, which the tiny model's
+ * tables leave in place.
  */
 public final class Results {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -71,63 +84,122 @@ public final class Results {
     Path repo = Path.of("").toAbsolutePath();
     Path out = repo.resolve("docs/results.md");
     Size size = Size.FULL;
+    Path specFile = null;
+    Path work = null;
+    List<String> methods = List.of("pose", "randpos", "none");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--quick" -> size = Size.QUICK;
         case "--out" -> out = Path.of(args[++i]);
-        default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--quick, --out FILE)");
+        case "--spec" -> specFile = Path.of(args[++i]);
+        case "--methods" -> methods = List.of(args[++i].split(","));
+        case "--work" -> work = Files.createDirectories(Path.of(args[++i]));
+        default -> throw new IllegalArgumentException("unknown option " + args[i]
+            + " (--quick, --out FILE, --work DIR, --spec FILE [--methods pose,randpos,full,none])");
       }
     }
-    Path work = Files.createTempDirectory("pose-results");
+    if (work == null) {
+      work = Files.createTempDirectory("pose-results");
+    }
     PrintWriter log = new PrintWriter(System.out, true);
+    String previous = Files.exists(out) ? Files.readString(out) : "";
+    if (specFile != null) {
+      ContextExtension spec = SpecIO.read(specFile);
+      String scaling = spec.getSpec().getRopeScaling().getType().name().toLowerCase(Locale.ROOT);
+      Size real = new Size(0, 0, methods.stream().map(m -> new Variant(m, scaling, false)).toList(), null);
+      List<Row> rows = run(specFile, real, null, work, log);
+      String args0 = String.join(" ", args);
+      String figures = ResultsPlots.markdown(ResultsPlots.passkey(rows, spec.getSpec().getModel()
+          .getOriginalContextLength(), spec.getSpec().getTargetContextLength(), figuresDir(out), "real-"),
+          out.toAbsolutePath().getParent());
+      Files.writeString(out, withSection(previous, realModel(rows, spec, repo.relativize(specFile.toAbsolutePath()),
+          args0, figures)));
+      System.out.println("wrote " + out);
+      return;
+    }
     // the cost curve first, on an idle machine: its step times are the ones compared
-    List<CostCurve.Point> cost = CostCurve.measure(repo.resolve("examples/tiny/base-model"), TinyBase.WINDOW,
-        size.cost(), Files.createDirectories(work.resolve("cost")), log);
+    Path points = work.resolve("cost/points.json");
+    List<CostCurve.Point> cost;
+    if (Files.exists(points)) {
+      log.println("cost: the points measured in " + points);
+      cost = List.of(JSON.readValue(points.toFile(), CostCurve.Point[].class));
+    } else {
+      cost = CostCurve.measure(repo.resolve("examples/tiny/base-model"), TinyBase.WINDOW, size.cost(),
+          Files.createDirectories(work.resolve("cost")), log);
+      JSON.writeValue(points.toFile(), cost);
+    }
     List<Row> rows = run(repo, work, size, log);
-    Files.writeString(out, markdown(rows, cost, size, size == Size.QUICK ? "--quick" : ""));
+    Path parent = out.toAbsolutePath().getParent();
+    String figures = ResultsPlots.markdown(ResultsPlots.passkey(rows, TinyBase.WINDOW, 4 * TinyBase.WINDOW,
+        figuresDir(out), ""), parent);
+    String costFigures = ResultsPlots.markdown(ResultsPlots.cost(cost, TinyBase.WINDOW, figuresDir(out)), parent);
+    String md = markdown(rows, cost, size, size == Size.QUICK ? "--quick" : "", figures, costFigures);
+    String kept = section(previous);
+    Files.writeString(out, kept == null ? md : withSection(md, kept));
     System.out.println("wrote " + out);
   }
 
   static List<Row> run(Path repo, Path work, Size size, PrintWriter log) throws IOException {
-    Path exampleData = repo.resolve("examples/tiny/corpus/train.jsonl");
-    Path examples = repo.resolve("examples");
     Path data = work.resolve("train-long.jsonl");
-    longDocuments(examples.resolve("tiny/corpus/train.jsonl"), data);
-    String template = Files.readString(examples.resolve("tiny-pose.yaml"))
-        .replace("file:tiny/", "file://" + examples.resolve("tiny") + "/")
-        .replace("    steps: 300", "    steps: " + size.steps())
-        .replace("warmupSteps: 20", "warmupSteps: " + Math.min(20, size.steps()))
-        .replace("checkpointEverySteps: 100", "checkpointEverySteps: " + Math.min(100, size.steps()))
-        .replace("trials: 40", "trials: " + size.trials());
+    longDocuments(repo.resolve("examples/tiny/corpus/train.jsonl"), data);
+    return run(repo.resolve("examples/tiny-pose.yaml"), size, "file://" + data, work, log);
+  }
+
+  /**
+   * Runs each variant of the size from the spec: a complete `pose run` with the method and RoPE scaling changed (and,
+   * where the size says, the steps and trials, and the training documents unless the variant keeps the spec's), or
+   * `pose eval` of the untrained model for "none". Only the first variant measures the base model too; the others
+   * take its figures.
+   *
+   * @param documents the training data source of the variants that do not keep the spec's (null: all keep it)
+   */
+  static List<Row> run(Path specFile, Size size, String documents, Path work, PrintWriter log) throws IOException {
+    ContextExtension template = SpecIO.read(specFile);
+    LocalPaths.resolve(template, specFile);
     List<Row> rows = new ArrayList<>();
     for (Variant v : size.variants()) {
-      String method = v.method();
-      String scaling = v.scaling();
-      String name = method + "-" + scaling + (v.exampleDocuments() ? "-example" : "");
+      String name = v.method() + "-" + v.scaling() + (v.exampleDocuments() ? "-example" : "");
       Path ws = work.resolve(name);
-      String spec = template.replace("file://" + exampleData, "file://" + (v.exampleDocuments() ? exampleData : data))
-          .replaceAll("type: yarn[^\\n]*", "type: " + scaling)
-          .replace("  pose:\n", "  pose:\n    method: " + (method.equals("none") ? "pose" : method) + "\n")
-          .replace("file:../.pose/published/tiny-pose", "file://" + ws.resolve("published"))
-          .replaceAll(method.equals("randpos") || method.equals("full") ? "    chunks: 2[^\\n]*\\n" : "(?!)", "");
+      ContextExtension variant = SpecIO.parse(SpecIO.toYaml(template), specFile.toString());
+      ContextExtensionSpec spec = variant.getSpec();
+      spec.getRopeScaling().setType(RopeScaling.Type.valueOf(v.scaling().toUpperCase(Locale.ROOT)));
+      spec.getPose().setMethod(PoseSettings.Method.valueOf(
+          (v.method().equals("none") ? "pose" : v.method()).toUpperCase(Locale.ROOT)));
+      if (v.method().equals("randpos") || v.method().equals("full")) {
+        spec.getPose().setChunks(null);
+      }
+      if (documents != null && !v.exampleDocuments()) {
+        spec.getTraining().getData().setSource(documents);
+      }
+      if (size.steps() > 0) {
+        spec.getTraining().setSteps(size.steps());
+        spec.getTraining().setWarmupSteps(Math.min(spec.getTraining().getWarmupSteps(), size.steps()));
+        spec.getTraining().setCheckpointEverySteps(Math.min(spec.getTraining().getCheckpointEverySteps(),
+            size.steps()));
+        spec.getEvaluation().getPasskey().setTrials(size.trials());
+      }
+      spec.getEvaluation().setCompareWithBase(rows.isEmpty());
+      spec.getPublish().setTarget("file://" + ws.resolve("published"));
       Path file = work.resolve(name + ".yaml");
-      Files.writeString(file, spec);
-      log.printf(Locale.ROOT, "%s, %s ...%n", v.label(), scaling);
-      if (method.equals("none")) {
-        untrained(repo, file, ws, scaling);
+      Files.writeString(file, SpecIO.toYaml(variant));
+      log.printf(Locale.ROOT, "%s, %s ...%n", v.label(), v.scaling());
+      if (Files.exists(ws.resolve("eval/results.json"))) {
+        log.println("  measured before in " + ws);
+      } else if (v.method().equals("none")) {
+        untrained(spec, file, ws);
       } else {
         pose(ws, "run", "-f", file.toString(), "--workspace", ws.toString(), "--progress", "none");
       }
-      rows.add(row(v, ws));
-      Row r = rows.get(rows.size() - 1);
+      Row r = row(v, ws, rows.isEmpty() ? null : rows.get(0));
+      rows.add(r);
       log.printf(Locale.ROOT, "  passkey %s, perplexity %s%n", r.passkey(), r.perplexity());
     }
     return rows;
   }
 
   /** The base model with the extended config.json and no training, measured by `pose eval`. */
-  static void untrained(Path repo, Path spec, Path ws, String scaling) throws IOException {
-    Path base = repo.resolve("examples/tiny/base-model");
+  static void untrained(ContextExtensionSpec spec, Path specFile, Path ws) throws IOException {
+    Path base = Path.of(URI.create(spec.getModel().getSource()));
     for (String dir : List.of("base-model", "extended-model")) {
       Files.createDirectories(ws.resolve(dir));
       try (Stream<Path> files = Files.list(base)) {
@@ -138,11 +210,15 @@ public final class Results {
     }
     Path config = ws.resolve("extended-model/config.json");
     Files.writeString(config, ConfigExtension.extend(Files.readString(config), ConfigExtension.Plan.of(
-        TinyBase.WINDOW, 4 * TinyBase.WINDOW, ConfigExtension.Scaling.valueOf(scaling.toUpperCase(Locale.ROOT))),
-        config.toString()));
-    Path heldOut = Files.createDirectories(ws.resolve("data/eval/perplexity"));
-    Files.copy(repo.resolve("examples/tiny/corpus/held-out.jsonl"), heldOut.resolve("held-out.jsonl"));
-    pose(ws, "eval", "--config", spec.toString(), "--workspace", ws.toString());
+        spec.getModel().getOriginalContextLength(), spec.getTargetContextLength(),
+        ConfigExtension.Scaling.valueOf(spec.getRopeScaling().getType().name())), config.toString()));
+    PerplexityEvaluation ppl = spec.getEvaluation().getPerplexity();
+    if (ppl != null) {
+      Path heldOut = Path.of(URI.create(ppl.getData().getSource()));
+      Path to = Files.createDirectories(ws.resolve("data/eval/perplexity"));
+      Files.copy(heldOut, to.resolve(heldOut.getFileName()));
+    }
+    pose(ws, "eval", "--config", specFile.toString(), "--workspace", ws.toString());
   }
 
   private static void pose(Path ws, String... args) {
@@ -154,19 +230,20 @@ public final class Results {
     }
   }
 
-  static Row row(Variant v, Path ws) throws IOException {
+  /** A variant's figures from its eval/results.json; the base model's from `first` where this run did not measure. */
+  static Row row(Variant v, Path ws, Row first) throws IOException {
     JsonNode r = JSON.readTree(ws.resolve("eval/results.json").toFile());
     Map<Integer, Double> passkey = new LinkedHashMap<>();
     Map<Integer, Double> basePasskey = new LinkedHashMap<>();
     for (JsonNode p : r.path("passkey")) {
       passkey.put(p.path("length").asInt(), p.path("accuracy").asDouble());
-      basePasskey.put(p.path("length").asInt(), p.path("baseAccuracy").asDouble());
+      basePasskey.put(p.path("length").asInt(), number(p.path("baseAccuracy")));
     }
     Map<Integer, Double> ppl = new LinkedHashMap<>();
     Map<Integer, Double> basePpl = new LinkedHashMap<>();
     for (JsonNode p : r.path("perplexity")) {
       ppl.put(p.path("length").asInt(), p.path("perplexity").asDouble());
-      basePpl.put(p.path("length").asInt(), p.path("basePerplexity").asDouble());
+      basePpl.put(p.path("length").asInt(), number(p.path("basePerplexity")));
     }
     List<Double> seconds = new ArrayList<>();
     Path log = ws.resolve("logs/train.jsonl");
@@ -177,8 +254,14 @@ public final class Results {
     }
     double median = seconds.isEmpty() ? Double.NaN
         : seconds.stream().sorted().toList().get(seconds.size() / 2);
-    return new Row(v.method(), v.scaling(), v.exampleDocuments(), passkey, basePasskey, ppl, basePpl, median,
-        seconds.size());
+    return new Row(v.method(), v.scaling(), v.exampleDocuments(), passkey,
+        first != null && basePasskey.values().stream().allMatch(d -> d.isNaN()) ? first.basePasskey() : basePasskey,
+        ppl, first != null && basePpl.values().stream().allMatch(d -> d.isNaN()) ? first.basePerplexity() : basePpl,
+        median, seconds.size());
+  }
+
+  private static double number(JsonNode n) {
+    return n.isNumber() ? n.asDouble() : Double.NaN;
   }
 
   /**
@@ -198,7 +281,13 @@ public final class Results {
     Files.write(to, out);
   }
 
-  static String markdown(List<Row> rows, List<CostCurve.Point> cost, Size size, String flags) {
+  /** Where the figures of a results file go: results/ beside it. */
+  static Path figuresDir(Path out) {
+    return out.toAbsolutePath().getParent().resolve("results");
+  }
+
+  static String markdown(List<Row> rows, List<CostCurve.Point> cost, Size size, String flags, String figures,
+      String costFigures) {
     StringBuilder b = new StringBuilder();
     b.append("# Results: the paper's claims at the tiny model's scale\n\n");
     b.append("Written by `trainer-image/src/test/java/io/pose/trainer/tinybase/Results.java`; regenerate with\n");
@@ -221,9 +310,30 @@ public final class Results {
         does, on the corpus's own documents.
 
         """.formatted(size.steps(), size.trials()));
+    b.append("## Quality: passkey accuracy and perplexity by length\n\n");
+    b.append(quality(rows));
+    b.append(figures.isEmpty() ? "" : "\n" + figures);
+    b.append(reading(rows));
+    b.append(window(rows, TinyBase.WINDOW, "##"));
+    b.append("""
+
+        Perplexity falls inside the window after every trained variant because the held-out text is drawn from the same
+        generator as the training corpus (more training on it helps at any length); the untrained variants show what
+        the interpolation alone costs inside the window.
+        """);
+    b.append(cost(cost, size));
+    b.append(costFigures.isEmpty() ? "" : "\n" + costFigures);
+    b.append("\n### Cost of each variant above: median step time\n\n");
+    b.append(steps(rows, 128, 512));
+    return b.toString();
+  }
+
+  /** The quality table: passkey accuracy and perplexity by length, the base model's first. */
+  static String quality(List<Row> rows) {
+    StringBuilder b = new StringBuilder();
     List<Integer> lengths = rows.isEmpty() ? List.of() : new ArrayList<>(rows.get(0).passkey().keySet());
     List<Integer> pplLengths = rows.isEmpty() ? List.of() : new ArrayList<>(rows.get(0).perplexity().keySet());
-    b.append("## Quality: passkey accuracy and perplexity by length\n\n| method | scaling |");
+    b.append("| method | scaling |");
     lengths.forEach(l -> b.append(" passkey ").append(l).append(" |"));
     pplLengths.forEach(l -> b.append(" ppl ").append(l).append(" |"));
     b.append("\n|---|---|");
@@ -243,18 +353,70 @@ public final class Results {
       pplLengths.forEach(l -> b.append(String.format(Locale.ROOT, " %.2f |", r.perplexity().get(l))));
       b.append('\n');
     }
-    b.append(reading(rows));
-    b.append(window(rows));
-    b.append(cost(cost, size));
-    b.append("\n### Cost of each variant above: median step time\n\n| method | scaling | tokens per sample | "
-        + "positions reach | median step |\n|---|---|---:|---:|---:|\n");
+    return b.toString();
+  }
+
+  /** Each trained variant's median step time. */
+  static String steps(List<Row> rows, int window, int target) {
+    StringBuilder b = new StringBuilder("| method | scaling | tokens per sample | positions reach | median step |\n"
+        + "|---|---|---:|---:|---:|\n");
     for (Row r : rows) {
       if (r.steps() > 0) {
-        b.append(String.format(Locale.ROOT, "| %s | %s | %d | 512 | %.3f s |%n", r.label(), r.scaling(),
-            r.method().equals("full") ? 512 : 128, r.medianStepSeconds()));
+        b.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %.3f s |%n", r.label(), r.scaling(),
+            r.method().equals("full") ? target : window, target, r.medianStepSeconds()));
       }
     }
     return b.toString();
+  }
+
+  static final String REAL_BEGIN = "<!-- real-model:begin -->";
+  static final String REAL_END = "<!-- real-model:end -->";
+
+  /** The real-model section of a results.md, markers included, or null. */
+  static String section(String doc) {
+    int b = doc.indexOf(REAL_BEGIN);
+    int e = doc.indexOf(REAL_END);
+    return b >= 0 && e > b ? doc.substring(b, e + REAL_END.length()) : null;
+  }
+
+  /** The document with its real-model section replaced by this one, or this one appended. */
+  static String withSection(String doc, String section) {
+    String old = section(doc);
+    return old != null ? doc.replace(old, section) : doc.stripTrailing() + "\n\n" + section + "\n";
+  }
+
+  /** The section for a real pretrained model's comparison, run from its spec. */
+  static String realModel(List<Row> rows, ContextExtension resource, Path specFile, String args, String figures) {
+    ContextExtensionSpec spec = resource.getSpec();
+    int original = spec.getModel().getOriginalContextLength();
+    int target = spec.getTargetContextLength();
+    var t = spec.getTraining();
+    var passkey = spec.getEvaluation().getPasskey();
+    StringBuilder b = new StringBuilder(REAL_BEGIN).append('\n');
+    b.append(String.format(Locale.ROOT, """
+        ## A real pretrained model: %s, %d -> %d tokens
+
+        Written by the same program: `./mvnw -q -pl trainer-image test-compile exec:exec@results -Dtiny.args="%s"`,
+        after the recipe in [tools/models/README.md](../tools/models/README.md) has imported the model and written the
+        corpus.  \nMachine: %s  \nDate: %s
+
+        The spec is [%s](../%s): %s scaling (factor %s); %d training steps of %d samples of %d tokens (the training
+        window) whose position ids reach %d, learning rate %s, %s. Each variant changes only the method: %s.
+        Passkey: %d trials per length; perplexity: the spec's held-out documents, sliding windows of the given length.
+
+        """, spec.getModel().getSource().replaceAll(".*/", ""), original, target, args, machine(), LocalDate.now(),
+        specFile, specFile, spec.getRopeScaling().getType().name().toLowerCase(Locale.ROOT),
+        spec.getRopeScaling().getFactor() == null ? String.format(Locale.ROOT, "%.0f", (double) target / original)
+            : spec.getRopeScaling().getFactor(),
+        t.getSteps(), t.getGlobalBatchSize(), spec.getPose().getTrainingWindow(), target, t.getLearningRate(),
+        t.getPrecision(),
+        String.join(", ", rows.stream().map(Row::label).toList()), passkey.getTrials()));
+    b.append(quality(rows)).append('\n');
+    b.append(figures.isEmpty() ? "" : figures + "\n");
+    b.append(window(rows, original, "###")).append('\n');
+    b.append("### Cost of each variant: median step time\n\n");
+    b.append(steps(rows, spec.getPose().getTrainingWindow(), target));
+    return b.append(REAL_END).toString();
   }
 
   /** What the quality table says, with its own figures, and why where the reason is known. */
@@ -302,30 +464,30 @@ public final class Results {
   }
 
   /** The original window's quality before and after: passkey and perplexity at the training window. */
-  static String window(List<Row> rows) {
+  static String window(List<Row> rows, int original, String level) {
     if (rows.isEmpty()) {
       return "";
     }
-    int w = rows.get(0).passkey().keySet().stream().mapToInt(Integer::intValue).min().orElseThrow();
-    int pw = rows.get(0).perplexity().keySet().stream().mapToInt(Integer::intValue).min().orElseThrow();
+    // the longest measured lengths inside the original window
+    int w = rows.get(0).passkey().keySet().stream().mapToInt(Integer::intValue).filter(l -> l <= original).max()
+        .orElse(0);
+    int pw = rows.get(0).perplexity().keySet().stream().mapToInt(Integer::intValue).filter(l -> l <= original).max()
+        .orElse(0);
+    if (w == 0 || pw == 0) {
+      return "";
+    }
     StringBuilder b = new StringBuilder(String.format(Locale.ROOT, """
-        ## The original window kept: quality at %d tokens before and after
+        %s The original window kept: quality at %d tokens before and after
 
         | method | scaling | passkey %d, base | passkey %d, after | perplexity %d, base | perplexity %d, after | change |
         |---|---|---:|---:|---:|---:|---:|
-        """, w, w, w, pw, pw));
+        """, level, w, w, w, pw, pw));
     for (Row r : rows) {
       double before = r.basePerplexity().get(pw);
       double after = r.perplexity().get(pw);
       b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.2f | %.2f | %+.0f%% |%n", r.label(), r.scaling(),
           percent(r.basePasskey().get(w)), percent(r.passkey().get(w)), before, after, 100 * (after / before - 1)));
     }
-    b.append("""
-
-        Perplexity falls inside the window after every trained variant because the held-out text is drawn from the same
-        generator as the training corpus (more training on it helps at any length); the untrained variants show what
-        the interpolation alone costs inside the window.
-        """);
     return b.toString();
   }
 

@@ -2,8 +2,10 @@ package io.pose.trainer.tinybase;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pose.api.SpecIO;
 import io.pose.trainer.bench.CostCurve;
 import java.io.IOException;
+import javax.imageio.ImageIO;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -38,12 +40,33 @@ class ResultsTest {
     assertThat(rows.get(1).steps()).as("none trains nothing").isZero();
     // the untrained variant sees the extended config: its perplexity at 128 differs from the base model's
     assertThat(rows.get(1).perplexity().get(128)).isNotEqualTo(rows.get(1).basePerplexity().get(128));
-    String md = Results.markdown(rows, List.of(), Results.Size.QUICK, "--quick");
+    Path docs = tmp.resolve("docs");
+    List<Path> figures = ResultsPlots.passkey(rows, 128, 512, docs.resolve("results"), "");
+    assertThat(figures).containsExactly(docs.resolve("results/passkey-yarn.png"));
+    assertThat(ImageIO.read(figures.get(0).toFile())).isNotNull()
+        .satisfies(image -> assertThat(image.getWidth()).isEqualTo(800));
+    String md = Results.markdown(rows, List.of(), Results.Size.QUICK, "--quick",
+        ResultsPlots.markdown(figures, docs), "");
     assertThat(md).contains("| base model (no extension) | | 100% |").contains("| pose | yarn |")
         .contains("| none | yarn |").contains("exec:exec@results -Dtiny.args=\"--quick\"")
         .contains("| pose | yarn | 128 | 512 |").doesNotContain("| none | yarn | 128")
         // the original window's table: base 100% at 128 for every row, and the perplexity change
-        .contains("## The original window kept").containsPattern("\\| none \\| yarn \\| 100% \\| \\d+% \\| 4\\.93 \\|");
+        .contains("![passkey yarn](results/passkey-yarn.png)").contains("## The original window kept").containsPattern("\\| none \\| yarn \\| 100% \\| \\d+% \\| 4\\.93 \\|");
+
+    // the real-model section: written from a spec, kept when the tiny tables are rewritten, replaced when rerun
+    Path spec = REPO.resolve("examples/smollm2-pose-cpu.yaml");
+    String section = Results.realModel(rows, SpecIO.read(spec), Path.of("examples/smollm2-pose-cpu.yaml"),
+        "--spec examples/smollm2-pose-cpu.yaml", "");
+    assertThat(section).startsWith(Results.REAL_BEGIN).endsWith(Results.REAL_END)
+        .contains("## A real pretrained model: smollm2-135m, 8192 -> 16384 tokens")
+        .contains("-Dtiny.args=\"--spec examples/smollm2-pose-cpu.yaml\"")
+        .contains("yarn scaling (factor 2); 20 training steps of 2 samples of 1024 tokens")
+        .contains("### The original window kept").contains("| pose | yarn | 1024 | 16384 |");
+    String doc = Results.withSection(md, section);
+    assertThat(doc).startsWith(md.stripTrailing()).endsWith(section + "\n");
+    assertThat(Results.section(doc)).isEqualTo(section);
+    String rerun = Results.withSection(doc, Results.REAL_BEGIN + "\nnew\n" + Results.REAL_END);
+    assertThat(rerun).contains("\nnew\n").doesNotContain("A real pretrained model");
   }
 
   @Test
@@ -61,5 +84,7 @@ class ResultsTest {
     String md = Results.cost(points, Results.Size.QUICK);
     assertThat(md).contains("| 1x | training at the window | 128 | 128 |").contains("| 2x | PoSE | 128 | 256 |")
         .contains("| 2x | full-length | 256 | 256 |").contains("PoSE at 2x against training at the window: **");
+    assertThat(ResultsPlots.cost(points, 128, tmp.resolve("figures"))).extracting(p -> p.getFileName().toString())
+        .containsExactly("cost-time.png", "cost-memory.png");
   }
 }
