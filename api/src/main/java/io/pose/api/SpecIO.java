@@ -77,7 +77,7 @@ public final class SpecIO {
       }
       tree = docs.get(0);
     } catch (IOException e) {
-      throw invalid("(document)", null, origin + " is not valid YAML or JSON: " + firstLine(e.getMessage()));
+      throw invalid("(document)", null, syntaxError(e, origin));
     }
     if (!tree.isObject()) {
       throw invalid("(document)", null, "must be a mapping with apiVersion, kind, metadata and spec");
@@ -152,6 +152,31 @@ public final class SpecIO {
     } catch (JsonProcessingException | NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * A YAML or JSON syntax error as an editor reports it: the file, line and column of the problem, what was wrong
+   * there, and where the construct it breaks began.
+   */
+  static String syntaxError(IOException e, String origin) {
+    if (e.getCause() instanceof org.yaml.snakeyaml.error.MarkedYAMLException m && m.getProblemMark() != null) {
+      StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "%s:%d:%d: not valid YAML: %s",
+          origin, m.getProblemMark().getLine() + 1, m.getProblemMark().getColumn() + 1, m.getProblem()));
+      if (m.getContext() != null) {
+        b.append(" (").append(m.getContext());
+        if (m.getContextMark() != null) {
+          b.append(String.format(java.util.Locale.ROOT, " that begins at line %d, column %d",
+              m.getContextMark().getLine() + 1, m.getContextMark().getColumn() + 1));
+        }
+        b.append(')');
+      }
+      return b.toString();
+    }
+    if (e instanceof JsonProcessingException j && j.getLocation() != null && j.getLocation().getLineNr() > 0) {
+      return String.format(java.util.Locale.ROOT, "%s:%d:%d: not valid YAML or JSON: %s", origin,
+          j.getLocation().getLineNr(), j.getLocation().getColumnNr(), firstLine(j.getOriginalMessage()));
+    }
+    return origin + " is not valid YAML or JSON: " + firstLine(e.getMessage());
   }
 
   private static SpecValidationException translate(JsonProcessingException e) {

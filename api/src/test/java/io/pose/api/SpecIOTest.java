@@ -79,7 +79,13 @@ class SpecIOTest {
 
   @Test
   void malformedYamlAndMultipleDocumentsAreRejected() {
-    assertThat(errorOf("spec: [unclosed")).startsWith("(document): test.yaml is not valid YAML or JSON");
+    assertThat(errorOf("spec: [unclosed")).startsWith("(document): test.yaml:1:16: not valid YAML: ");
+    // an editor's file:line:column, the problem, and where the broken construct began
+    assertThat(errorOf("apiVersion: pose.io/v1alpha1\nkind: ContextExtension\nspec: {model: {source: x}\n  target: 3\n"))
+        .isEqualTo("(document): test.yaml:4:3: not valid YAML: expected ',' or '}', but got <scalar> (while parsing a "
+            + "flow mapping that begins at line 3, column 7)");
+    assertThat(errorOf("apiVersion: pose.io/v1alpha1\nkind: ContextExtension\nspec:\n  bad: - a\n"))
+        .isEqualTo("(document): test.yaml:4:8: not valid YAML: sequence entries are not allowed here");
     assertThat(errorOf(VALID + "---\n" + VALID)).contains("must hold exactly one ContextExtension document, found 2");
   }
 

@@ -82,8 +82,9 @@ public final class Render {
       e.violations().forEach(v -> err.println("  " + v));
       return 2;
     } catch (IOException e) {
+      // a spec that cannot be read is an invalid configuration, as for every pose command (exit 2)
       err.println("render: " + e.getMessage());
-      return 3;
+      return 2;
     }
   }
 

@@ -65,7 +65,9 @@ class RenderTest {
 
   @Test
   void missingFilesAndBadArgumentsAreReported() {
-    assertThat(run("/no/such.yaml").code()).isEqualTo(3);
+    // the same exit code as every pose command gives a spec it cannot read: 2, invalid configuration
+    assertThat(run("/no/such.yaml").code()).isEqualTo(2);
+    assertThat(run("/no/such.yaml").err()).contains("/no/such.yaml: no such file");
     assertThat(run("a.yaml", "b.yaml").code()).isEqualTo(2);
     assertThat(run("--original-context-length").err()).contains("expected a value");
   }

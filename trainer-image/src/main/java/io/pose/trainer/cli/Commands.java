@@ -58,19 +58,18 @@ final class Commands {
   }
 
   /**
-   * Runs a stage: a StageException exits with its contract code and message; anything else is a runtime failure
-   * (exit 1), reported with its stack trace after the given sentence.
+   * Runs a stage: a StageException exits with its contract code and message; anything else is explained in a line
+   * or two by {@link Failures} (the stack trace only with --debug).
+   *
+   * @param resumable whether running the stage again continues where it stopped
    */
-  static int guard(PrintWriter err, String failure, StageBody body) {
+  static int guard(PrintWriter err, String stage, boolean resumable, StageBody body) {
     try {
       return body.run();
     } catch (StageException e) {
-      return fail(err, e.exitCode(), e.getMessage());
+      return Failures.report(err, e, null, resumable);
     } catch (Exception e) {
-      err.println("error: " + failure);
-      e.printStackTrace(err);
-      err.flush();
-      return ExitCode.RUNTIME_FAILURE.code();
+      return Failures.report(err, e, stage, resumable);
     }
   }
 

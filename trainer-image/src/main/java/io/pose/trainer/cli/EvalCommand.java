@@ -61,7 +61,7 @@ final class EvalCommand implements Callable<Integer> {
     if (block < 1) {
       return Commands.fail(err, ExitCode.INVALID_CONFIGURATION, "--block must be positive, not " + block);
     }
-    return Commands.guard(err, "the Evaluate stage failed:", () -> {
+    return Commands.guard(err, "eval", false, () -> {
       try (ProgressConfigMap configMap = Commands.progressConfigMap(reporting.configMap, reporting.namespace,
           Stage.EVALUATE, out)) {
         EvaluationResults results = EvalStage.run(resource, new EvalStage.Options(stage.workspace, out, r -> {

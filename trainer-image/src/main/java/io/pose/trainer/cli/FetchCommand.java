@@ -59,7 +59,7 @@ final class FetchCommand implements Callable<Integer> {
     if (parallel < 1) {
       return Commands.fail(err, ExitCode.INVALID_CONFIGURATION, "--parallel must be at least 1, not " + parallel);
     }
-    return Commands.guard(err, "the Fetch stage failed (a restart resumes the downloads):", () -> {
+    return Commands.guard(err, "fetch", true, () -> {
       FetchReport report = FetchStage.run(resource, new FetchStage.Options(stage.workspace, storage.secretsDir,
           stage.workspaceUri, parallel, out, Sources.standard(stage.workspace, stage.workspaceUri, storage.pvcDir,
               storage.hubEndpoint)));

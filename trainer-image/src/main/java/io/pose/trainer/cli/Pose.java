@@ -3,6 +3,7 @@ package io.pose.trainer.cli;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * The trainer's executable: {@code pose <stage> --config <file>} as the trainer contract starts it in a stage pod.
@@ -11,9 +12,15 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "pose", mixinStandardHelpOptions = true, versionProvider = Version.class,
     description = "Extends the context window of RoPE language models with PoSE (Positional Skip-wisE training).",
-    subcommands = {RunCommand.class, FetchCommand.class, TrainCommand.class, EvalCommand.class, PublishCommand.class,
+    subcommands = {RunCommand.class, ValidateCommand.class, FetchCommand.class, TrainCommand.class, EvalCommand.class, PublishCommand.class,
         PlanCommand.class, CommandLine.HelpCommand.class})
 public final class Pose {
+
+  @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
+      description = "Print the stack trace of a failure (otherwise one or two lines say what failed and why).")
+  void debug(boolean on) {
+    Failures.debug = on;
+  }
 
   public static void main(String[] args) {
     configureLogging();
@@ -46,6 +53,7 @@ public final class Pose {
     // libtorch comes from the natives jar on the class path; never download anything, never phone home
     setIfAbsent("ai.djl.offline", "true");
     setIfAbsent("OPT_OUT_TRACKING", "true");
+    Failures.debug = false; // until --debug says otherwise, for this command line only
     return commandLine().setOut(out).setErr(err).execute(args);
   }
 

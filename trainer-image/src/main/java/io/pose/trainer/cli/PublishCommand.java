@@ -59,8 +59,7 @@ final class PublishCommand implements Callable<Integer> {
     } catch (Commands.ConfigError e) {
       return e.exitCode;
     }
-    return Commands.guard(err, "the Publish stage failed (nothing partial is visible at the target; a restart "
-        + "publishes again):", () -> {
+    return Commands.guard(err, "publish", true, () -> {
       PublishTargets.Factory factory = PublishTargets.standard(stage.workspace, stage.workspaceUri, storage.pvcDir,
           modelCarBase, storage.hubEndpoint);
       PublishReport report = PublishStage.run(resource, new PublishStage.Options(stage.workspace, storage.secretsDir,

@@ -68,6 +68,15 @@ final class RunCommand implements Callable<Integer> {
       description = "Training progress: auto, bar, lines or none. Default: ${DEFAULT-VALUE}.")
   TrainCommand.ProgressStyle progress;
 
+  @Option(names = "--stop-after-steps", paramLabel = "<n>",
+      description = "Stop training after step n (its checkpoint is written) and end the run there; the next run "
+          + "resumes from it.")
+  Integer stopAfterSteps;
+
+  @Option(names = "--log-interval", paramLabel = "<seconds>", defaultValue = "10",
+      description = "Least seconds between two progress lines (lines style). Default: ${DEFAULT-VALUE}.")
+  double logInterval;
+
   @Option(names = "--block", paramLabel = "<tokens>", defaultValue = "" + LanguageModel.DEFAULT_BLOCK,
       description = "Tokens per block of evaluation inference. Default: ${DEFAULT-VALUE}.")
   int block;
@@ -96,14 +105,22 @@ final class RunCommand implements Callable<Integer> {
 
       stage = "train";
       header(out, stage);
+      Duration interval = Duration.ofMillis((long) (logInterval * 1000));
       switch (progress) {
-        case AUTO -> listeners.add(new ConsoleProgress(out, System.console() != null, Duration.ofSeconds(10)));
+        case AUTO -> listeners.add(new ConsoleProgress(out, System.console() != null, interval));
         case BAR -> listeners.add(new ConsoleProgress(out, true, Duration.ZERO));
-        case LINES -> listeners.add(new ConsoleProgress(out, false, Duration.ofSeconds(10)));
+        case LINES -> listeners.add(new ConsoleProgress(out, false, interval));
         case NONE -> { }
       }
       listeners.add(new JsonLinesProgress(ws.resolve(io.pose.api.contract.TrainerContract.Workspace.LOGS)));
-      TrainStage.Result trained = TrainStage.run(resource, new TrainStage.Options(ws, null, out, listeners, null));
+      TrainStage.Result trained = TrainStage.run(resource, new TrainStage.Options(ws, stopAfterSteps, out, listeners,
+          null));
+      if (trained.extendedModel() == null && stopAfterSteps != null) {
+        out.printf(Locale.ROOT, "stopped after step %d of %d as asked (--stop-after-steps); run again to resume%n",
+            trained.stepsDone(), trained.totalSteps());
+        out.flush();
+        return ExitCode.OK.code();
+      }
       if (trained.extendedModel() == null) {
         return Commands.fail(err, ExitCode.RUNTIME_FAILURE, "training stopped at step " + trained.stepsDone() + " of "
             + trained.totalSteps() + "; run again to resume");
@@ -135,12 +152,10 @@ final class RunCommand implements Callable<Integer> {
       out.flush();
       return ExitCode.OK.code();
     } catch (StageException e) {
-      return Commands.fail(err, e.exitCode(), stage + ": " + e.getMessage());
+      return Failures.report(err, e, stage, !stage.equals("eval"));
     } catch (Exception e) {
-      err.println("error: the " + stage + " stage failed (running again resumes):");
-      e.printStackTrace(err);
-      err.flush();
-      return ExitCode.RUNTIME_FAILURE.code();
+      // fetch and train resume; eval measures again; publish leaves nothing partial at the target
+      return Failures.report(err, e, stage, !stage.equals("eval"));
     } finally {
       listeners.forEach(ProgressListener::close);
     }

@@ -76,7 +76,7 @@ final class TrainCommand implements Callable<Integer> {
       return e.exitCode;
     }
     List<ProgressListener> listeners = new ArrayList<>();
-    return Commands.guard(err, "the Train stage failed (a restart resumes from the last checkpoint):", () -> {
+    return Commands.guard(err, "train", true, () -> {
       try {
         boolean terminal = System.console() != null;
         Duration interval = Duration.ofMillis((long) (logInterval * 1000));

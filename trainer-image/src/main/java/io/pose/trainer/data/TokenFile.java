@@ -122,9 +122,10 @@ public final class TokenFile implements Documents {
     }
     Path dir = path.toAbsolutePath().getParent();
     Files.createDirectories(dir);
-    Path temp = Files.createTempFile(dir, "." + path.getFileName(), ".partial");
+    // not createTempFile: its owner-only mode would stay on the file, and the workspace is shared by stage pods
+    Path temp = dir.resolve("." + path.getFileName() + "." + java.util.UUID.randomUUID() + ".partial");
     try {
-      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW)) {
         b.flip();
         while (b.hasRemaining()) {
           out.write(b);

@@ -46,9 +46,23 @@ public final class EvalReport {
 
   /** Writes the directory (replacing it atomically). */
   public static void write(Path directory, EvaluationResults results, String title, Marks marks) throws IOException {
+    write(directory, results, title, marks, null);
+  }
+
+  /**
+   * Writes the directory (replacing it atomically), with training.png from the Train stage's log when it is given
+   * and holds steps.
+   */
+  public static void write(Path directory, EvaluationResults results, String title, Marks marks, Path trainLog)
+      throws IOException {
     String json = JSON.writeValueAsString(JSON.readTree(ProgressProtocol.write(results)));
-    String markdown = markdown(results, title);
+    boolean training = trainLog != null && Files.isRegularFile(trainLog) && !TrainingPlot.read(trainLog).isEmpty();
+    String markdown = markdown(results, title) + (training ? "### Training\n\nLoss and learning rate by step: "
+        + "[" + TrainingPlot.FILE + "](" + TrainingPlot.FILE + ")\n\n" : "");
     AtomicDirectory.write(directory, dir -> {
+      if (training) {
+        TrainingPlot.write(trainLog, dir.resolve(TrainingPlot.FILE), title);
+      }
       Files.writeString(dir.resolve(RESULTS_JSON), json + "\n", StandardCharsets.UTF_8);
       Files.writeString(dir.resolve(RESULTS_MARKDOWN), markdown, StandardCharsets.UTF_8);
       if (!results.getPasskey().isEmpty()) {

@@ -86,13 +86,22 @@ public final class DirectorySource implements Source {
       byte[] buffer = new byte[1 << 20];
       int n;
       while ((n = in.read(buffer)) > 0) {
-        out.write(java.nio.ByteBuffer.wrap(buffer, 0, n));
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(buffer, 0, n);
+        while (b.hasRemaining()) { // a write may take fewer bytes than offered
+          try {
+            out.write(b);
+          } catch (IOException e) {
+            // the disk, not the source: name the file written (no space, quota, I/O error)
+            throw new java.nio.file.FileSystemException(partial.toString(), null, e.getMessage());
+          }
+        }
       }
     }
-    if (Files.size(partial) != entry.size()) {
+    long written = Files.size(partial);
+    if (written != entry.size()) {
       Files.deleteIfExists(partial);
-      throw new ChecksumMismatchException(uri + ": " + entry.path() + " has " + Files.size(file) + " bytes, "
-          + entry.size() + " were listed");
+      throw new ChecksumMismatchException(uri + ": " + entry.path() + " gave " + written + " bytes, " + entry.size()
+          + " were listed");
     }
   }
 

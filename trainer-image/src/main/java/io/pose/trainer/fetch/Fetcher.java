@@ -92,6 +92,7 @@ public final class Fetcher {
       t.setDaemon(true);
       return t;
     });
+    boolean complete = false;
     try {
       // completion order: the first failure stops the fetch at once, not after the files before it
       CompletionService<FetchManifest.File> done = new ExecutorCompletionService<>(pool);
@@ -115,6 +116,7 @@ public final class Fetcher {
           throw new IOException("interrupted while fetching " + sourceUri, e);
         }
       }
+      complete = true;
     } finally {
       pool.shutdownNow();
       try {
@@ -122,6 +124,9 @@ public final class Fetcher {
         pool.awaitTermination(60, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      }
+      if (!complete) {
+        removeEmptyDirectories(entry.resolve(PARTIAL_DIR));
       }
     }
     fetched.sort(java.util.Comparator.comparing(FetchManifest.File::path));
@@ -155,6 +160,29 @@ public final class Fetcher {
     Files.createDirectories(target.getParent());
     Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     return new FetchManifest.File(f.path(), f.size(), f.sha256() != null ? f.sha256() : sha256(target), f.etag());
+  }
+
+  /**
+   * After a failed fetch: the empty directories under .partial go (the partial files of resumable downloads stay,
+   * for the next fetch to continue), and .partial itself when nothing is left in it.
+   */
+  static void removeEmptyDirectories(Path root) {
+    if (!Files.isDirectory(root)) {
+      return;
+    }
+    try (var all = Files.walk(root)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        if (Files.isDirectory(p)) {
+          try (var children = Files.list(p)) {
+            if (children.findAny().isEmpty()) {
+              Files.delete(p);
+            }
+          }
+        }
+      }
+    } catch (IOException e) {
+      // best effort: what is left is never mistaken for data (it is named .partial)
+    }
   }
 
   /** fsync of a file or a directory (a directory's entries: the renames into it). */

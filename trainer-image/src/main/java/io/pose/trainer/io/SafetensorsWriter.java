@@ -126,6 +126,11 @@ public final class SafetensorsWriter {
           }
         }
         out.force(true);
+      } catch (java.nio.file.FileSystemException e) {
+        throw e;
+      } catch (IOException e) {
+        // the disk's reason (no space, quota, I/O error) with the file it was writing
+        throw new java.nio.file.FileSystemException(file.toString(), null, e.getMessage());
       }
       Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } finally {

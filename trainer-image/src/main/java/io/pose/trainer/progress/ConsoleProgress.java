@@ -60,7 +60,7 @@ public final class ConsoleProgress implements ProgressListener {
 
   String line(StepResult r, int totalSteps) {
     long eta = throughput.etaSeconds(totalSteps - r.step());
-    return String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.3g  grad-norm %.3f  %s tokens/s  ETA %s", r.step(),
+    return String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.2e  grad-norm %.3f  %s tokens/s  ETA %s", r.step(),
         totalSteps, r.loss(), r.learningRate(), r.gradNorm(), Math.round(throughput.tokensPerSecond()), format(eta));
   }
 

@@ -1,5 +1,6 @@
 package io.pose.trainer.progress;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pose.api.progress.ProgressProtocol;
 import io.pose.api.progress.TrainReport;
@@ -13,7 +14,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -24,16 +27,49 @@ import java.util.Map;
 public final class JsonLinesProgress implements ProgressListener {
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private final Writer lines;
+  private final Path file;
+  private Writer lines;
   private final Path report;
   private final Throughput throughput = new Throughput();
   private TrainReport last;
 
   public JsonLinesProgress(Path logDirectory) throws IOException {
     Files.createDirectories(logDirectory);
-    this.lines = Files.newBufferedWriter(logDirectory.resolve("train.jsonl"), StandardCharsets.UTF_8,
-        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    this.file = logDirectory.resolve("train.jsonl");
+    this.lines = open(file);
     this.report = logDirectory.resolve("train-progress.json");
+  }
+
+  private static Writer open(Path file) throws IOException {
+    return Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+  }
+
+  /**
+   * Keeps the lines of the steps up to {@code fromStep} and drops the rest (the steps an interrupted run did after
+   * its last checkpoint, which this run does again, and a line torn by a crash), so that every step appears once.
+   */
+  @Override
+  public void starting(int fromStep) {
+    try {
+      lines.close();
+      List<String> kept = new ArrayList<>();
+      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        try {
+          JsonNode n = JSON.readTree(line);
+          if (n != null && n.path("step").isInt() && n.path("step").asInt() <= fromStep) {
+            kept.add(line);
+          }
+        } catch (IOException torn) {
+          // an incomplete last line: dropped
+        }
+      }
+      Path temp = file.resolveSibling(file.getFileName() + ".partial");
+      Files.write(temp, kept, StandardCharsets.UTF_8);
+      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      lines = open(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   @Override

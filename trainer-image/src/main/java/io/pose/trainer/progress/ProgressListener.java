@@ -13,6 +13,12 @@ public interface ProgressListener extends AutoCloseable {
   void step(StepResult result, int totalSteps, Integer lastCheckpointStep);
 
   /**
+   * Training is about to start after step {@code fromStep}: 0 for a fresh start, else the checkpoint it resumes
+   * from. Steps after it that an interrupted run reported will be reported again.
+   */
+  default void starting(int fromStep) {}
+
+  /**
    * The extended model is complete.
    *
    * @param modelUri where it is ({@code pvc://claim/extended-model} in a cluster)

@@ -111,7 +111,9 @@ public final class ModelCard {
     }
     b.append("\nThe full configuration is in `").append(io.pose.trainer.stage.PublishStage.CONFIG_FILE).append("`.\n\n");
     if (evaluationMarkdown != null) {
-      String tables = evaluationMarkdown.replaceFirst("(?m)^## Evaluation.*\\n\\n", "");
+      // links relative to eval/results.md point into eval/ from the card
+      String tables = evaluationMarkdown.replaceFirst("(?m)^## Evaluation.*\\n\\n", "")
+          .replaceAll("\\]\\((?![a-z]+:|/|eval/)([^)\\s]+)\\)", "](eval/$1)");
       b.append("## Evaluation\n\n").append(tables.strip()).append("\n\n");
       for (String plot : plots) {
         b.append("![").append(plot).append("](").append(plot).append(")\n");

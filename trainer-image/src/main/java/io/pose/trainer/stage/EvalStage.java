@@ -306,7 +306,7 @@ public final class EvalStage {
       throws IOException {
     results.setUpdatedAt(Instant.now().toString());
     EvalReport.write(options.workspace().resolve(Workspace.EVAL_RESULTS), results, resource.getMetadata().getName(),
-        marks(resource, options.workspace()));
+        marks(resource, options.workspace()), options.workspace().resolve(Workspace.LOGS).resolve("train.jsonl"));
     options.listener().accept(results);
     return results;
   }

@@ -234,6 +234,8 @@ public final class TrainStage {
         saved.orElse(null), checkpoints, identity, extension, extendedDir,
         options.stopAfterSteps() == null ? plan.steps() : Math.min(plan.steps(), options.stopAfterSteps()),
         options.listeners(), log);
+    int fromStep = saved.map(CheckpointStore.Saved::step).orElse(0);
+    options.listeners().forEach(l -> l.starting(fromStep));
     TrainRanks.Outcome outcome = TrainRanks.run(job);
     Integer resumedFrom = saved.map(CheckpointStore.Saved::step).orElse(null);
     if (outcome.step() < plan.steps()) {

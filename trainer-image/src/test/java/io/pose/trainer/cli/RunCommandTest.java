@@ -9,6 +9,9 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,6 +57,35 @@ class RunCommandTest {
     assertThat(again.code()).as(again.err()).isZero();
     assertThat(again.out()).contains("in the cache").contains("nothing to do").doesNotContain("tokenized");
     assertThat(Files.readAllBytes(src.resolve("published/model.safetensors"))).isEqualTo(model);
+
+    // the training plot beside the evaluation's, linked from its tables and shown in the model card
+    assertThat(src.resolve("published/eval/training.png")).isRegularFile();
+    assertThat(Files.readString(src.resolve("published/eval/results.md"))).contains("[training.png](training.png)");
+    assertThat(Files.readString(src.resolve("published/README.md"))).contains("[training.png](eval/training.png)")
+        .contains("(eval/training.png)");
+    // every file of the workspace and of the published model is as readable as any file made here (no 0600)
+    Set<PosixFilePermission> usual = Files.getPosixFilePermissions(Files.createFile(tmp.resolve("usual")));
+    try (Stream<Path> files = Stream.concat(Files.walk(ws), Files.walk(src.resolve("published")))) {
+      assertThat(files.filter(Files::isRegularFile).toList()).isNotEmpty().allSatisfy(f ->
+          assertThat(Files.getPosixFilePermissions(f)).as(f.toString()).containsAll(usual.stream()
+              .filter(p -> p.name().endsWith("_READ")).toList()));
+    }
+  }
+
+  @Test
+  void stopsAfterTheAskedStepAndResumesThere() throws IOException {
+    Path src = FetchCommandTest.sources(tmp);
+    Path spec = TrainCommandTest.config(tmp, FetchCommandTest.spec(src, "file://" + src + "/llama"));
+    Path ws = tmp.resolve("ws");
+    Outcome o = run("-f", spec.toString(), "--workspace", ws.toString(), "--progress", "lines", "--log-interval", "0",
+        "--stop-after-steps", "2");
+    assertThat(o.code()).as(o.err()).isZero();
+    assertThat(o.out()).contains("step 1/").contains("step 2/").doesNotContain("step 3/").doesNotContain("== eval ==")
+        .contains("stopped after step 2 of ").contains("run again to resume");
+    assertThat(src.resolve("published")).doesNotExist();
+    Outcome rest = run("-f", spec.toString(), "--workspace", ws.toString(), "--progress", "none", "--block", "64");
+    assertThat(rest.code()).as(rest.err()).isZero();
+    assertThat(rest.out()).contains("resuming from").contains("== publish ==");
   }
 
   @Test

@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -138,6 +139,32 @@ class TrainCommandTest {
     Outcome second = pose(config, ws);
     assertThat(second.code()).as(second.err()).isZero();
     assertThat(second.out()).contains("(step 3, 12 samples read;").contains("step 4/6").doesNotContain("step 3/6");
+  }
+
+  @Test
+  void aResumedRunLogsEveryStepOnce(@TempDir Path tmp) throws IOException {
+    Path config = config(tmp, spec("", 42));
+    Path ws = workspace(tmp.resolve("ws"));
+    assertThat(pose(config, ws, "--stop-after-steps", "3").code()).isZero();
+    // as if killed after step 3 before its checkpoint: the run resumes from step 2 and does step 3 again
+    deleteTree(ws.resolve("checkpoints/step-00000003"));
+    Files.writeString(ws.resolve("logs/train.jsonl"), "{\"step\": 4, \"loss\": 1.", StandardOpenOption.APPEND);
+    Outcome second = pose(config, ws);
+    assertThat(second.code()).as(second.err()).isZero();
+    assertThat(second.out()).contains("(step 2, ");
+    List<Integer> steps = new java.util.ArrayList<>();
+    for (String line : Files.readAllLines(ws.resolve("logs/train.jsonl"))) {
+      steps.add(new com.fasterxml.jackson.databind.ObjectMapper().readTree(line).path("step").asInt());
+    }
+    assertThat(steps).containsExactly(1, 2, 3, 4, 5, 6);
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
   }
 
   static List<String> names(Path dir) throws IOException {

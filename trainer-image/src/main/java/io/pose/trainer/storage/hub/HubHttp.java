@@ -46,9 +46,28 @@ public final class HubHttp {
       }
     }
 
-    /** Like huggingface_hub's http_backoff (6 tries, 1 s doubling to 8 s), a little longer for multi-GB transfers. */
+    /**
+     * Like huggingface_hub's http_backoff (6 tries, 1 s doubling to 8 s), a little longer for multi-GB transfers;
+     * {@code POSE_HTTP_ATTEMPTS} sets the tries per request (at least 1).
+     */
     public static Backoff defaults() {
-      return new Backoff(6, Duration.ofSeconds(1), Duration.ofSeconds(16), Duration.ofMinutes(5));
+      return new Backoff(attempts(System.getenv("POSE_HTTP_ATTEMPTS")), Duration.ofSeconds(1), Duration.ofSeconds(16),
+          Duration.ofMinutes(5));
+    }
+
+    static int attempts(String value) {
+      if (value == null || value.isBlank()) {
+        return 6;
+      }
+      try {
+        int n = Integer.parseInt(value.strip());
+        if (n >= 1) {
+          return n;
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException("POSE_HTTP_ATTEMPTS: \"" + value + "\" must be a whole number >= 1");
     }
   }
 
@@ -268,7 +287,8 @@ public final class HubHttp {
       if (Thread.currentThread().isInterrupted()) {
         throw interrupted(what);
       }
-      String failure = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")");
+      String failure = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")")
+          + " from " + endpoint.getAuthority();
       if (attempt >= backoff.attempts()) {
         throw new IOException(what + ": " + failure + " after " + attempt + " tries", e);
       }
