@@ -108,7 +108,8 @@ public final class Results {
       String scaling = spec.getSpec().getRopeScaling().getType().name().toLowerCase(Locale.ROOT);
       Size real = new Size(0, 0, methods.stream().map(m -> new Variant(m, scaling, false)).toList(), null);
       List<Row> rows = run(specFile, real, null, work, log);
-      String args0 = String.join(" ", args);
+      // the command as a reader reruns it: --work DIR only reused this machine's earlier measurements
+      String args0 = String.join(" ", args).replaceAll("\\s*--work\\s+\\S+", "");
       String figures = ResultsPlots.markdown(ResultsPlots.passkey(rows, spec.getSpec().getModel()
           .getOriginalContextLength(), spec.getSpec().getTargetContextLength(), figuresDir(out), "real-"),
           out.toAbsolutePath().getParent());
@@ -403,14 +404,17 @@ public final class Results {
         The spec is [%s](../%s): %s scaling (factor %s); %d training steps of %d samples of %d tokens (the training
         window) whose position ids reach %d, learning rate %s, %s. Each variant changes only the method: %s.
         Passkey: %d trials per length; perplexity: the spec's held-out documents, sliding windows of the given length.
-
+        %s
         """, spec.getModel().getSource().replaceAll(".*/", ""), original, target, args, machine(), LocalDate.now(),
         specFile, specFile, spec.getRopeScaling().getType().name().toLowerCase(Locale.ROOT),
         spec.getRopeScaling().getFactor() == null ? String.format(Locale.ROOT, "%.0f", (double) target / original)
             : spec.getRopeScaling().getFactor(),
         t.getSteps(), t.getGlobalBatchSize(), spec.getPose().getTrainingWindow(), target, t.getLearningRate(),
         t.getPrecision(),
-        String.join(", ", rows.stream().map(Row::label).toList()), passkey.getTrials()));
+        String.join(", ", rows.stream().map(Row::label).toList()), passkey.getTrials(),
+        passkey.getTrials() < 20 ? String.format(Locale.ROOT, "With %d trials each trial moves a passkey figure by "
+            + "%.0f points: the passkey columns show where retrieval holds and where it breaks, not accuracies to "
+            + "compare closely.%n", passkey.getTrials(), 100.0 / passkey.getTrials()) : ""));
     b.append(quality(rows)).append('\n');
     b.append(figures.isEmpty() ? "" : figures + "\n");
     b.append(window(rows, original, "###")).append('\n');
