@@ -21,7 +21,9 @@ import io.pose.api.validation.Rules;
 @ValidationRule(value = Rules.PASSKEY_LENGTHS_CEL, message = Rules.PASSKEY_LENGTHS_MESSAGE, fieldPath = ".evaluation.passkey.lengths", reason = "FieldValueInvalid")
 @ValidationRule(value = Rules.PERPLEXITY_LENGTHS_CEL, message = Rules.PERPLEXITY_LENGTHS_MESSAGE, fieldPath = ".evaluation.perplexity.lengths", reason = "FieldValueInvalid")
 @ValidationRule(value = Rules.QUALITY_GATE_CEL, message = Rules.QUALITY_GATE_MESSAGE, fieldPath = ".publish.requirePasskeyAccuracy", reason = "FieldValueInvalid")
-@ValidationRule(value = Rules.IMMUTABLE_PRESENCE_CEL, message = Rules.IMMUTABLE_MESSAGE, reason = "FieldValueForbidden")
+@ValidationRule(value = Rules.IMMUTABLE_ROPE_SCALING_PRESENCE_CEL, message = Rules.IMMUTABLE_MESSAGE, fieldPath = ".ropeScaling", reason = "FieldValueForbidden")
+@ValidationRule(value = Rules.IMMUTABLE_POSE_PRESENCE_CEL, message = Rules.IMMUTABLE_MESSAGE, fieldPath = ".pose", reason = "FieldValueForbidden")
+@ValidationRule(value = Rules.IMMUTABLE_STORAGE_PRESENCE_CEL, message = Rules.IMMUTABLE_MESSAGE, fieldPath = ".storage", reason = "FieldValueForbidden")
 public class ContextExtensionSpec {
 
   @Required

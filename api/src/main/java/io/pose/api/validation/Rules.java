@@ -121,9 +121,13 @@ public final class Rules {
   public static final String QUALITY_GATE_MESSAGE =
       "needs spec.evaluation.passkey, measured at spec.targetContextLength";
 
-  /** Transition rule: optional immutable fields may not be added or removed after creation. */
-  public static final String IMMUTABLE_PRESENCE_CEL = "has(self.ropeScaling) == has(oldSelf.ropeScaling) "
-      + "&& has(self.pose) == has(oldSelf.pose) && has(self.storage) == has(oldSelf.storage)";
+  /**
+   * Transition rules: optional immutable fields may not be added or removed after creation. One rule per field, so
+   * that the API server's refusal names it.
+   */
+  public static final String IMMUTABLE_ROPE_SCALING_PRESENCE_CEL = "has(self.ropeScaling) == has(oldSelf.ropeScaling)";
+  public static final String IMMUTABLE_POSE_PRESENCE_CEL = "has(self.pose) == has(oldSelf.pose)";
+  public static final String IMMUTABLE_STORAGE_PRESENCE_CEL = "has(self.storage) == has(oldSelf.storage)";
   public static final String IMMUTABLE_MESSAGE = "is immutable once created: delete and re-create the ContextExtension "
       + "to start a new run (suspend, resources, scheduling, image, evaluation and publish may change)";
 

@@ -20,12 +20,12 @@ import java.util.List;
 import java.util.Random;
 
 /** Random specs that sit on both sides of every cross-field rule, for the CEL/Java agreement tests. */
-final class RandomSpecs {
+public final class RandomSpecs {
   private RandomSpecs() {}
 
   private static final int[] LENGTHS = {64, 128, 2048, 4096, 8192, 16384, 32768, 65536};
 
-  static ContextExtensionSpec minimal() {
+  public static ContextExtensionSpec minimal() {
     ContextExtensionSpec s = new ContextExtensionSpec();
     s.setModel(new ModelSource());
     s.getModel().setSource("hf://mistralai/Mistral-7B-v0.1");
@@ -35,7 +35,7 @@ final class RandomSpecs {
     return s;
   }
 
-  static ContextExtensionSpec spec(Random r) {
+  public static ContextExtensionSpec spec(Random r) {
     ContextExtensionSpec s = minimal();
     s.setTargetContextLength(pick(r, LENGTHS));
     if (r.nextBoolean()) {
@@ -86,7 +86,7 @@ final class RandomSpecs {
   }
 
   /** Changes one field, immutable or not, at random. */
-  static ContextExtensionSpec mutate(ContextExtensionSpec s, Random r) {
+  public static ContextExtensionSpec mutate(ContextExtensionSpec s, Random r) {
     switch (r.nextInt(10)) {
       case 0 -> s.setTargetContextLength(s.getTargetContextLength() * 2);
       case 1 -> s.setPose(s.getPose() == null ? pose(r) : null);
