@@ -55,8 +55,12 @@ abstract class ClusterTestBase {
     plane.namespace(namespace);
     admin = plane.admin();
     kubelet = new Kubelet(admin, namespace);
+    // the chart's defaults, but for the trainer image, a shorter resync and (through the chart's extraEnv) the
+    // informers' watch restarts in the log
     operator = OperatorProcess.install(plane, Map.of("trainerImage.repository", "example.com/pose-trainer",
-        "trainerImage.tag", "it", "resyncPeriod", "30s"), simple).start();
+        "trainerImage.tag", "it", "resyncPeriod", "30s",
+        "extraEnv[0].name", "QUARKUS_LOG_CATEGORY__IO_FABRIC8_KUBERNETES_CLIENT_INFORMERS__LEVEL",
+        "extraEnv[0].value", "DEBUG"), simple).start();
   }
 
   @AfterAll
