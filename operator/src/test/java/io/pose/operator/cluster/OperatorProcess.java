@@ -60,11 +60,16 @@ public final class OperatorProcess implements AutoCloseable {
    * applied (there are no nodes): its container's environment is what this process gets.
    */
   public static OperatorProcess install(ControlPlane plane, Map<String, String> values, String logName) {
+    return install(plane, ChartRenderer.RELEASE_NAME, values, logName);
+  }
+
+  /** The same, as a helm release of this name (its ServiceAccount and roles are named after it). */
+  public static OperatorProcess install(ControlPlane plane, String release, Map<String, String> values, String logName) {
     Path app = OperatorHarness.repoRoot().resolve("operator/target/quarkus-app/quarkus-run.jar");
     if (!Files.isRegularFile(app)) {
       throw new IllegalStateException(app + " is missing: the *IT tests run after `package` (./mvnw verify)");
     }
-    List<HasMetadata> rendered = ChartRenderer.render(values);
+    List<HasMetadata> rendered = ChartRenderer.render(release, NAMESPACE, values, List.of());
     plane.namespace(NAMESPACE);
     try (KubernetesClient admin = plane.admin()) {
       installCrd(admin);
