@@ -20,7 +20,8 @@ if [[ -x $bin/etcd && -x $bin/kube-apiserver && -x $bin/kube-controller-manager 
 fi
 work=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+# GOTOOLCHAIN=auto: an older Go (1.21+) fetches the toolchain the modules ask for through the module proxy
+export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=auto
 
 # kubernetes: its go.mod points every k8s.io staging module at ./staging; pin each to the matching v0.x release.
 mkdir -p "$work/k8s" && cd "$work/k8s"
