@@ -114,7 +114,7 @@ public final class OperatorScaleBenchmark {
     return sb.toString();
   }
 
-  private static double pct(double[] sorted, double p) {
+  static double pct(double[] sorted, double p) {
     if (sorted.length == 0) {
       return Double.NaN;
     }
@@ -129,12 +129,12 @@ public final class OperatorScaleBenchmark {
     return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
   }
 
-  private static long totalMemoryGib() {
+  static long totalMemoryGib() {
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
         .getTotalMemorySize() >> 30;
   }
 
-  private static String cpuModel() {
+  static String cpuModel() {
     try {
       return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
           .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("unknown CPU");

@@ -96,6 +96,11 @@ public final class OperatorProcess implements AutoCloseable {
         throw new IllegalStateException("the chart's env " + e.getName() + " needs a source the test cannot play");
       }
     }
+    // the container's memory limit, which the JVM in the pod sees through its cgroup (MaxRAMPercentage applies to it)
+    var limits = deployment.getSpec().getTemplate().getSpec().getContainers().get(0).getResources().getLimits();
+    if (limits != null && limits.get("memory") != null) {
+      env.put("JAVA_TOOL_OPTIONS", "-XX:MaxRAM=" + limits.get("memory").getNumericalAmount().longValue());
+    }
     Path dir = OperatorHarness.repoRoot().resolve("operator/target/operator-process");
     Path kubeconfig = plane.kubeconfigWithToken(dir.resolve(logName + ".kubeconfig"), plane.token(NAMESPACE, serviceAccount));
     return new OperatorProcess(plane, env, kubeconfig, dir.resolve(logName + ".log"));
@@ -125,7 +130,8 @@ public final class OperatorProcess implements AutoCloseable {
         OperatorHarness.repoRoot().resolve("operator/target/quarkus-app/quarkus-run.jar").toString()));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-    pb.environment().keySet().removeIf(k -> k.startsWith("KUBERNETES_") || k.startsWith("QUARKUS_") || k.startsWith("POSE_"));
+    pb.environment().keySet().removeIf(k -> k.startsWith("KUBERNETES_") || k.startsWith("QUARKUS_") || k.startsWith("POSE_")
+        || k.startsWith("JAVA_TOOL_OPTIONS") || k.startsWith("MAVEN_"));
     pb.environment().putAll(env);
     pb.environment().put("KUBECONFIG", kubeconfig.toString());
     pb.environment().put("QUARKUS_HTTP_HOST", "127.0.0.1");
@@ -231,6 +237,36 @@ public final class OperatorProcess implements AutoCloseable {
       }
     }
     return found ? sum : Double.NaN;
+  }
+
+  /** Runs a full garbage collection in the operator (jcmd GC.run, from the JDK running the tests). */
+  public void gc() {
+    Path jcmd = Path.of(ProcessHandle.current().info().command().orElseThrow()).resolveSibling("jcmd");
+    try {
+      Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid()), "GC.run").redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+        throw new IllegalStateException("jcmd GC.run failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** The operator's peak resident memory (VmHWM), in bytes. */
+  public long peakRss() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid() + "/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return -1;
   }
 
   public Path log() {
