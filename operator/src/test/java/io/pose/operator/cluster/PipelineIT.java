@@ -114,6 +114,16 @@ class PipelineIT extends ClusterTestBase {
         "FetchStarted", "FetchSucceeded", "TrainStarted", "TrainSucceeded", "EvaluateStarted", "EvaluateSucceeded",
         "PublishStarted", "PublishSucceeded", "Completed"));
 
+    // Steady state: reconciling again (a label edit, then a resync) writes none of the supporting objects
+    Map<String, String> versions = versions(name);
+    admin.resources(ContextExtension.class).inNamespace(namespace).withName(name).edit(c -> {
+      c.getMetadata().setLabels(Map.of("touched", "yes"));
+      return c;
+    });
+    await().during(java.time.Duration.ofSeconds(4)).atMost(PATIENCE).until(() -> true);
+    assertThat(versions(name)).as("no writes without a change").isEqualTo(versions);
+    assertThat(get(name).getStatus().getPhase()).isEqualTo(Phase.Succeeded);
+
     // Foreground deletion: the garbage collector deletes the dependents first, then the resource
     List<String> owned = ownedNames(name);
     assertThat(owned).contains("ConfigMap/mistral-config", "ConfigMap/mistral-progress", "ServiceAccount/mistral-stage",
@@ -142,6 +152,20 @@ class PipelineIT extends ClusterTestBase {
     await().atMost(PATIENCE).until(() -> get("background") == null);
     await().atMost(PATIENCE).untilAsserted(() -> assertThat(ownedNames("background")).isEmpty());
     assertThat(created.getMetadata().getUid()).isNotBlank();
+  }
+
+  private static Map<String, String> versions(String cx) {
+    Map<String, String> out = new java.util.TreeMap<>();
+    java.util.function.Consumer<io.fabric8.kubernetes.api.model.HasMetadata> add = o ->
+        out.put(o.getKind() + "/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion());
+    add.accept(admin.configMaps().inNamespace(namespace).withName(cx + "-config").get());
+    add.accept(admin.serviceAccounts().inNamespace(namespace).withName(cx + "-stage").get());
+    add.accept(admin.rbac().roles().inNamespace(namespace).withName(cx + "-stage").get());
+    add.accept(admin.rbac().roleBindings().inNamespace(namespace).withName(cx + "-stage").get());
+    add.accept(admin.services().inNamespace(namespace).withName(cx + "-rdzv").get());
+    add.accept(admin.persistentVolumeClaims().inNamespace(namespace).withName(cx + "-workspace").get());
+    jobs(cx).forEach(add);
+    return out;
   }
 
   private static List<String> ownedNames(String cx) {
