@@ -114,6 +114,15 @@ class PipelineIT extends ClusterTestBase {
         "FetchStarted", "FetchSucceeded", "TrainStarted", "TrainSucceeded", "EvaluateStarted", "EvaluateSucceeded",
         "PublishStarted", "PublishSucceeded", "Completed"));
 
+    // What others add to the supporting objects stays (an IAM role on the stage ServiceAccount, a team label)
+    admin.serviceAccounts().inNamespace(namespace).withName(name + "-stage").edit(sa -> {
+      sa.getMetadata().getAnnotations().put("eks.amazonaws.com/role-arn", "arn:aws:iam::1:role/pose");
+      return sa;
+    });
+    admin.configMaps().inNamespace(namespace).withName(name + "-config").edit(cm -> {
+      cm.getMetadata().getLabels().put("team", "research");
+      return cm;
+    });
     // Steady state: reconciling again (a label edit, then a resync) writes none of the supporting objects
     Map<String, String> versions = versions(name);
     admin.resources(ContextExtension.class).inNamespace(namespace).withName(name).edit(c -> {
@@ -122,6 +131,10 @@ class PipelineIT extends ClusterTestBase {
     });
     await().during(java.time.Duration.ofSeconds(4)).atMost(PATIENCE).until(() -> true);
     assertThat(versions(name)).as("no writes without a change").isEqualTo(versions);
+    assertThat(admin.serviceAccounts().inNamespace(namespace).withName(name + "-stage").get().getMetadata()
+        .getAnnotations()).containsEntry("eks.amazonaws.com/role-arn", "arn:aws:iam::1:role/pose");
+    assertThat(admin.configMaps().inNamespace(namespace).withName(name + "-config").get().getMetadata().getLabels())
+        .containsEntry("team", "research");
     assertThat(get(name).getStatus().getPhase()).isEqualTo(Phase.Succeeded);
 
     // Foreground deletion: the garbage collector deletes the dependents first, then the resource

@@ -80,7 +80,7 @@ class RbacIT {
     assertThat(admin.batch().v1().jobs().inNamespace(WATCHED).withName("watched-fetch").get()).isNotNull();
     assertThat(admin.rbac().clusterRoleBindings().list().getItems())
         .as("a namespaced install binds no ClusterRole but the CRD reader")
-        .filteredOn(b -> b.getSubjects().stream().anyMatch(s -> "pose-rbac".equals(s.getName())))
+        .filteredOn(b -> b.getSubjects().stream().anyMatch(s -> s.getName().startsWith("pose-rbac")))
         .isNotEmpty().allMatch(b -> b.getRoleRef().getName().contains("crd"));
     await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> true);
     assertThat(admin.resources(ContextExtension.class).inNamespace(OTHER).withName("unwatched").get().getStatus()).isNull();
