@@ -112,10 +112,11 @@ included both by the ClusterRole (all namespaces) and by the per-namespace Roles
 - apiGroups: [""]
   resources: ["configmaps", "serviceaccounts", "services"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-# The workspace claim is created once and never updated (its spec is mostly immutable).
+# The workspace claim: created once, then only its owner reference and retention annotation change
+# (spec.workspaceRetention); never deleted by the operator itself.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["get", "create", "patch"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]

@@ -220,15 +220,20 @@ public final class OperatorHarness implements AutoCloseable {
 
   /** Everything the operator created for a resource, by label. */
   public List<HasMetadata> owned(ContextExtension cx) {
-    var selector = Map.of(Labels.CONTEXT_EXTENSION, cx.getMetadata().getName());
+    return owned(client, NAMESPACE, cx.getMetadata().getName());
+  }
+
+  /** Everything the operator created for the resource of this name in this namespace, by label. */
+  public static List<HasMetadata> owned(KubernetesClient client, String namespace, String name) {
+    var selector = Map.of(Labels.CONTEXT_EXTENSION, name);
     List<HasMetadata> all = new java.util.ArrayList<>();
-    all.addAll(client.configMaps().inNamespace(NAMESPACE).withLabels(selector).list().getItems());
-    all.addAll(client.serviceAccounts().inNamespace(NAMESPACE).withLabels(selector).list().getItems());
-    all.addAll(client.rbac().roles().inNamespace(NAMESPACE).withLabels(selector).list().getItems());
-    all.addAll(client.rbac().roleBindings().inNamespace(NAMESPACE).withLabels(selector).list().getItems());
-    all.addAll(client.services().inNamespace(NAMESPACE).withLabels(selector).list().getItems());
-    all.addAll(client.persistentVolumeClaims().inNamespace(NAMESPACE).withLabels(selector).list().getItems());
-    all.addAll(client.batch().v1().jobs().inNamespace(NAMESPACE).withLabels(selector).list().getItems());
+    all.addAll(client.configMaps().inNamespace(namespace).withLabels(selector).list().getItems());
+    all.addAll(client.serviceAccounts().inNamespace(namespace).withLabels(selector).list().getItems());
+    all.addAll(client.rbac().roles().inNamespace(namespace).withLabels(selector).list().getItems());
+    all.addAll(client.rbac().roleBindings().inNamespace(namespace).withLabels(selector).list().getItems());
+    all.addAll(client.services().inNamespace(namespace).withLabels(selector).list().getItems());
+    all.addAll(client.persistentVolumeClaims().inNamespace(namespace).withLabels(selector).list().getItems());
+    all.addAll(client.batch().v1().jobs().inNamespace(namespace).withLabels(selector).list().getItems());
     return all;
   }
 

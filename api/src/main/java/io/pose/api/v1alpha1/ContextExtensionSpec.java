@@ -12,7 +12,7 @@ import io.pose.api.validation.Rules;
 /** What to extend, to which length, how to train it, evaluate it and publish it. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"model", "targetContextLength", "ropeScaling", "pose", "training", "resources", "scheduling",
-    "storage", "image", "evaluation", "publish", "suspend"})
+    "storage", "workspaceRetention", "image", "evaluation", "publish", "suspend"})
 @ValidationRule(value = Rules.TARGET_ABOVE_ORIGINAL_CEL, message = Rules.TARGET_ABOVE_ORIGINAL_MESSAGE, fieldPath = ".targetContextLength", reason = "FieldValueInvalid")
 @ValidationRule(value = Rules.WINDOW_WITHIN_ORIGINAL_CEL, message = Rules.WINDOW_WITHIN_ORIGINAL_MESSAGE, fieldPath = ".pose.trainingWindow", reason = "FieldValueInvalid")
 @ValidationRule(value = Rules.WINDOW_BELOW_TARGET_CEL, message = Rules.WINDOW_BELOW_TARGET_MESSAGE, fieldPath = ".pose.trainingWindow", reason = "FieldValueInvalid")
@@ -62,6 +62,12 @@ public class ContextExtensionSpec {
   @JsonPropertyDescription("The workspace volume shared by all stages (model, data, checkpoints, results).")
   private StorageSettings storage;
 
+  @JsonPropertyDescription("What happens to the workspace claim the operator created (base model, checkpoints, extended "
+      + "model) when this resource is deleted: RetainCheckpoints keeps it once training has written a checkpoint, Retain "
+      + "always keeps it, Delete deletes it with the resource. May change at any time; a ContextExtension of the same name "
+      + "created later adopts a kept claim and resumes from its checkpoints. Default: RetainCheckpoints.")
+  private WorkspaceRetention workspaceRetention;
+
   @JsonPropertyDescription("Trainer image and pull settings for the stage pods. Default: the operator's configured trainer image.")
   private ImageSettings image;
 
@@ -74,6 +80,8 @@ public class ContextExtensionSpec {
   @JsonPropertyDescription("Suspends the running stage (its pods are deleted; training resumes from its last complete checkpoint).")
   private Boolean suspend;
 
+  public WorkspaceRetention getWorkspaceRetention() { return workspaceRetention; }
+  public void setWorkspaceRetention(WorkspaceRetention workspaceRetention) { this.workspaceRetention = workspaceRetention; }
   public ModelSource getModel() { return model; }
   public void setModel(ModelSource model) { this.model = model; }
   public Integer getTargetContextLength() { return targetContextLength; }

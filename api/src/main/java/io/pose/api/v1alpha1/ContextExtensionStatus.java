@@ -12,7 +12,7 @@ import java.util.Optional;
 /** Observed state: phase, standard conditions, per-stage Jobs, and what the stage pods reported. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"phase", "observedGeneration", "message", "conditions", "stages", "model", "training", "evaluation",
-    "output", "specFingerprint"})
+    "output", "retry", "specFingerprint"})
 public class ContextExtensionStatus {
   private Phase phase;
   private Long observedGeneration;
@@ -24,6 +24,8 @@ public class ContextExtensionStatus {
   private TrainingStatus training;
   private EvaluationResults evaluation;
   private OutputStatus output;
+  /** The last retry asked for with the pose.io/retry annotation. */
+  private RetryStatus retry;
   /** Digests of the immutable spec fields accepted when the run started (detects changes without CEL). */
   private String specFingerprint;
 
@@ -45,6 +47,8 @@ public class ContextExtensionStatus {
   public void setEvaluation(EvaluationResults evaluation) { this.evaluation = evaluation; }
   public OutputStatus getOutput() { return output; }
   public void setOutput(OutputStatus output) { this.output = output; }
+  public RetryStatus getRetry() { return retry; }
+  public void setRetry(RetryStatus retry) { this.retry = retry; }
   public String getSpecFingerprint() { return specFingerprint; }
   public void setSpecFingerprint(String specFingerprint) { this.specFingerprint = specFingerprint; }
 

@@ -132,6 +132,9 @@ public final class SpecDefaults {
     if (s.getSuspend() == null) {
       s.setSuspend(false);
     }
+    if (s.getWorkspaceRetention() == null) {
+      s.setWorkspaceRetention(WorkspaceRetention.RetainCheckpoints);
+    }
     return s;
   }
 

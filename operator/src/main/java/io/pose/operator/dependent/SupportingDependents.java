@@ -1,7 +1,6 @@
 package io.pose.operator.dependent;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
-import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.rbac.Role;
@@ -65,31 +64,10 @@ public final class SupportingDependents {
     @Override Service build(Resolved r) { return SupportingObjects.rendezvousService(r); }
   }
 
-  /** The workspace claim: created once (a claim's spec is mostly immutable), deleted with the resource. */
-  @KubernetesDependent(informer = @Informer(labelSelector = Labels.SELECTOR))
-  public static class WorkspaceClaim extends KubernetesDependentResource<PersistentVolumeClaim, ContextExtension>
-      implements Creator<PersistentVolumeClaim, ContextExtension>, GarbageCollected<ContextExtension> {
-    public WorkspaceClaim() { super(PersistentVolumeClaim.class); }
-
-    @Override
-    protected PersistentVolumeClaim desired(ContextExtension primary, Context<ContextExtension> context) {
-      return SupportingObjects.workspaceClaim(ReconcilePlan.of(context).resolved());
-    }
-  }
-
   @KubernetesDependent(informer = @Informer(labelSelector = Labels.SELECTOR))
   public static class TrainingPodGroup extends PoseDependent<PodGroup> {
     public TrainingPodGroup() { super(PodGroup.class); }
     @Override PodGroup build(Resolved r) { return SupportingObjects.podGroup(r); }
-  }
-
-  /** Precondition: the operator creates the workspace claim unless an existing claim is named. */
-  public static class CreatesWorkspace implements Condition<PersistentVolumeClaim, ContextExtension> {
-    @Override
-    public boolean isMet(DependentResource<PersistentVolumeClaim, ContextExtension> dependent, ContextExtension primary,
-        Context<ContextExtension> context) {
-      return ReconcilePlan.of(context).resolved().createsWorkspaceClaim();
-    }
   }
 
   /**

@@ -20,6 +20,13 @@ public record ProgressSnapshot(Optional<FetchReport> fetch, Optional<TrainReport
     return new ProgressSnapshot(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), List.of());
   }
 
+  /** The same reports without those of this stage and the later ones (a retry starts them again). */
+  public ProgressSnapshot without(Stage from) {
+    return new ProgressSnapshot(from.compareTo(Stage.FETCH) <= 0 ? Optional.empty() : fetch,
+        from.compareTo(Stage.TRAIN) <= 0 ? Optional.empty() : train,
+        from.compareTo(Stage.EVALUATE) <= 0 ? Optional.empty() : evaluation, Optional.empty(), problems);
+  }
+
   /** Reads every stage's document; a malformed one is reported, never thrown, and the others still count. */
   public static ProgressSnapshot read(ConfigMap configMap) {
     if (configMap == null) {

@@ -65,7 +65,8 @@ import org.slf4j.LoggerFactory;
  * workflow of dependents -> write status, events and metrics. All state lives in the API server, so a
  * restarted operator picks up exactly where it was.
  */
-@ControllerConfiguration(name = ContextExtensionReconciler.NAME)
+@ControllerConfiguration(name = ContextExtensionReconciler.NAME, generationAwareEventProcessing = false,
+    informer = @io.javaoperatorsdk.operator.api.config.informer.Informer(onUpdateFilter = SpecOrRetryChanged.class))
 @Workflow(explicitInvocation = true, dependents = {
     @Dependent(name = "config", type = SupportingDependents.TrainerConfig.class,
         useEventSourceWithName = ContextExtensionReconciler.CONFIG_MAPS),
@@ -76,8 +77,6 @@ import org.slf4j.LoggerFactory;
     @Dependent(name = "role-binding", type = SupportingDependents.StageRoleBinding.class,
         dependsOn = {"service-account", "role"}),
     @Dependent(name = "rendezvous", type = SupportingDependents.RendezvousService.class),
-    @Dependent(name = "workspace", type = SupportingDependents.WorkspaceClaim.class,
-        reconcilePrecondition = SupportingDependents.CreatesWorkspace.class),
     @Dependent(name = "pod-group", type = SupportingDependents.TrainingPodGroup.class,
         activationCondition = CRDPresentActivationCondition.class,
         reconcilePrecondition = SupportingDependents.VolcanoRequested.class),
@@ -99,6 +98,7 @@ import org.slf4j.LoggerFactory;
         dependsOn = {"config", "progress", "role-binding"}),
 })
 @RBACRule(apiGroups = "", resources = "secrets", verbs = "get")
+@RBACRule(apiGroups = "", resources = "persistentvolumeclaims", verbs = {"get", "create", "patch"})
 @RBACRule(apiGroups = "", resources = "pods", verbs = {"get", "list"})
 @RBACRule(apiGroups = "", resources = "events", verbs = {"create", "patch"})
 @RBACRule(apiGroups = "events.k8s.io", resources = "events", verbs = {"create", "patch"})
@@ -145,15 +145,25 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
     boolean hadStatus = cx.getStatus() != null;
     String now = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
     ContextExtensionStatus previous = cx.getStatus() == null ? new ContextExtensionStatus() : copy(cx.getStatus());
+    ContextExtensionStatus stored = copy(previous); // previous may be reset by a retry; a status write compares with this
 
-    ProgressSnapshot progress = ProgressSnapshot.read(secondaryConfigMap(context, Names.progressConfigMap(cx)));
-    progress.problems().forEach(p -> LOG.warn("{}/{}: unreadable progress report: {}", cx.getMetadata().getNamespace(),
+    ProgressSnapshot reported = ProgressSnapshot.read(secondaryConfigMap(context, Names.progressConfigMap(cx)));
+    reported.problems().forEach(p -> LOG.warn("{}/{}: unreadable progress report: {}", cx.getMetadata().getNamespace(),
         cx.getMetadata().getName(), p));
-    Integer modelOriginal = progress.fetch().map(f -> f.getOriginalContextLength())
+    Integer modelOriginal = reported.fetch().map(f -> f.getOriginalContextLength())
         .or(() -> Optional.ofNullable(previous.getModel()).map(m -> m.getOriginalContextLength())).orElse(null);
     Resolved r = Resolved.of(cx, settings, modelOriginal);
-    Map<Stage, Job> jobs = stageJobs(cx, context);
-    Assessment before = Assessment.of(r, previous, jobs);
+    Map<Stage, Job> observedJobs = stageJobs(cx, context, replacedJobs(previous));
+    Assessment observed = Assessment.of(r, previous, observedJobs);
+    List<StatusAssembler.Event> extraEvents = new java.util.ArrayList<>();
+    // pose.io/retry: once per new value, a failed or finished run starts again from its failed stage (or Train)
+    Retry.Outcome retry = Retry.requested(cx, previous)
+        .map(token -> Retry.apply(context.getClient(), cx, previous, observed, observedJobs, token, hadStatus, now))
+        .orElse(Retry.Outcome.NONE);
+    retry.event().ifPresent(extraEvents::add);
+    ProgressSnapshot progress = retry.from().map(reported::without).orElse(reported);
+    Map<Stage, Job> jobs = retry.from().isPresent() ? stageJobs(cx, context, replacedJobs(previous)) : observedJobs;
+    Assessment before = retry.from().isPresent() ? Assessment.of(r, previous, jobs) : observed;
     boolean started = before.stages().values().stream().anyMatch(s -> s.getJobName() != null);
 
     String fingerprint = cx.getSpec() == null ? null : SpecIO.fingerprint(cx.getSpec());
@@ -166,6 +176,13 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
       waiting = lookups.missingSecret(r.namespace(), r.secrets(before.next().get())).map(ref -> new Problem(
           "SecretNotFound", ref.field() + ": Secret \"" + ref.secretName() + "\" not found in namespace "
               + r.namespace() + " (" + before.next().get().title() + " waits for it)"));
+    }
+    if (invalid.isEmpty()) {
+      WorkspaceClaims.Outcome claim = WorkspaceClaims.reconcile(context.getClient(), r, checkpoint(previous, progress, before));
+      claim.event().ifPresent(extraEvents::add);
+      if (waiting.isEmpty() && claim.problem().isPresent() && before.next().isPresent()) {
+        waiting = claim.problem();
+      }
     }
     Verdict verdict = new Verdict(invalid, gate, waiting, failures);
 
@@ -185,7 +202,7 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
       }
       new ReconcilePlan(r, wanted).storeIn(context);
       context.managedWorkflowAndDependentResourceContext().reconcileManagedWorkflow();
-      after = Assessment.of(r, previous, stageJobs(cx, context));
+      after = Assessment.of(r, previous, stageJobs(cx, context, replacedJobs(previous)));
       if (accepted == null && !wanted.isEmpty()) {
         accepted = fingerprint; // the run starts: from now on the immutable fields may not change
       }
@@ -196,12 +213,15 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
 
     StatusAssembler.Result result = StatusAssembler.assemble(r, previous, after, progress, verdict, accepted, now);
     ContextExtensionStatus status = result.status();
+    status.setRetry(Retry.pruned(previous.getRetry(), context.getSecondaryResources(Job.class)));
     countTransitions(previous, status);
-    events.record(cx, result.events());
+    List<StatusAssembler.Event> all = new java.util.ArrayList<>(extraEvents);
+    all.addAll(result.events());
+    events.record(cx, all);
     cx.setStatus(status);
     metrics.record(cx);
 
-    UpdateControl<ContextExtension> control = hadStatus && sameStatus(previous, status)
+    UpdateControl<ContextExtension> control = hadStatus && sameStatus(stored, status)
         ? UpdateControl.noUpdate() : UpdateControl.patchStatus(cx);
     if (status.getPhase() != Phase.Succeeded && status.getPhase() != Phase.Failed && status.getPhase() != Phase.Suspended) {
       control.rescheduleAfter(waiting.isPresent() ? settings.missingInputRetry() : settings.resyncPeriod());
@@ -294,9 +314,26 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
     }
   }
 
-  private static Map<Stage, Job> stageJobs(ContextExtension cx, Context<ContextExtension> context) {
+  /** The last complete checkpoint's step: reported now, or kept in status; the whole run when Train succeeded. */
+  private static Integer checkpoint(ContextExtensionStatus previous, ProgressSnapshot progress, Assessment a) {
+    Integer reported = progress.train().map(t -> t.getLastCheckpointStep())
+        .or(() -> Optional.ofNullable(previous.getTraining()).map(t -> t.getLastCheckpointStep())).orElse(null);
+    if (reported == null && a.state(Stage.TRAIN) == StageState.Succeeded) {
+      return Optional.ofNullable(previous.getTraining()).map(t -> t.getStep()).orElse(1);
+    }
+    return reported;
+  }
+
+  private static Set<String> replacedJobs(ContextExtensionStatus status) {
+    return status.getRetry() == null || status.getRetry().getReplacedJobs() == null ? Set.of()
+        : Set.copyOf(status.getRetry().getReplacedJobs());
+  }
+
+  /** The stage Jobs in the cache, but those a retry replaced (still being deleted). */
+  private static Map<Stage, Job> stageJobs(ContextExtension cx, Context<ContextExtension> context, Set<String> replaced) {
     Map<String, Job> byName = new HashMap<>();
-    context.getSecondaryResources(Job.class).forEach(j -> byName.put(j.getMetadata().getName(), j));
+    context.getSecondaryResources(Job.class).stream().filter(j -> !replaced.contains(j.getMetadata().getUid()))
+        .forEach(j -> byName.put(j.getMetadata().getName(), j));
     Map<Stage, Job> jobs = new EnumMap<>(Stage.class);
     for (Stage stage : Stage.values()) {
       Job job = byName.get(Names.job(cx, stage));

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * Benchmark (a program, not a test): creates N ContextExtensions at once against the Fabric8 mock API
@@ -56,6 +57,30 @@ public final class OperatorScaleBenchmark {
       }
       long heapBefore = usedHeapAfterGc();
       k8s.start();
+      Load load = Load.run(client, OperatorHarness.NAMESPACE, n, 100, () -> { });
+      long heapAfter = usedHeapAfterGc();
+      table = table(n, load.ready(), load.createdSeconds(), load.readyAt(), heapBefore, heapAfter);
+    } finally {
+      server.destroy();
+    }
+    System.out.println(table);
+    write(table);
+  }
+
+  /**
+   * Creates n copies of examples/mistral-32k.yaml at once (16 client threads) and polls until each has its Fetch Job
+   * and Valid=True (or 10 minutes pass).
+   *
+   * @param readyAt seconds from the first create until each resource was seen ready, sorted
+   */
+  record Load(double createdSeconds, double[] readyAt) {
+
+    int ready() {
+      return readyAt.length;
+    }
+
+    static Load run(KubernetesClient client, String namespace, int n, long pollMillis, Runnable eachPoll)
+        throws InterruptedException {
       ExecutorService pool = Executors.newFixedThreadPool(16);
       long t0 = System.nanoTime();
       for (int i = 0; i < n; i++) {
@@ -63,7 +88,8 @@ public final class OperatorScaleBenchmark {
         pool.submit(() -> {
           ContextExtension cx = OperatorHarness.example("mistral-32k.yaml");
           cx.getMetadata().setName(name);
-          k8s.apply(cx);
+          cx.getMetadata().setNamespace(namespace);
+          client.resource(cx).inNamespace(namespace).create();
         });
       }
       pool.shutdown();
@@ -74,26 +100,20 @@ public final class OperatorScaleBenchmark {
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
       while (doneAt.size() < n && System.nanoTime() < deadline) {
         double now = (System.nanoTime() - t0) / 1e9;
-        var jobs = client.batch().v1().jobs().inNamespace(OperatorHarness.NAMESPACE).withLabel("pose.io/stage",
-            Stage.FETCH.command()).list().getItems().stream().map(Job::getMetadata).map(m -> m.getName()).toList();
-        for (ContextExtension cx : client.resources(ContextExtension.class).inNamespace(OperatorHarness.NAMESPACE).list()
-            .getItems()) {
+        var jobs = client.batch().v1().jobs().inNamespace(namespace).withLabel("pose.io/stage", Stage.FETCH.command())
+            .list().getItems().stream().map(Job::getMetadata).map(m -> m.getName()).collect(Collectors.toSet());
+        for (ContextExtension cx : client.resources(ContextExtension.class).inNamespace(namespace).list().getItems()) {
           String name = cx.getMetadata().getName();
           if (!doneAt.containsKey(name) && cx.getStatus() != null && cx.getStatus().isTrue("Valid")
               && jobs.contains(name + "-" + Stage.FETCH.command())) {
             doneAt.put(name, now);
           }
         }
-        Thread.sleep(100);
+        eachPoll.run();
+        Thread.sleep(pollMillis);
       }
-      long heapAfter = usedHeapAfterGc();
-      double[] times = doneAt.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
-      table = table(n, doneAt.size(), createdSeconds, times, heapBefore, heapAfter);
-    } finally {
-      server.destroy();
+      return new Load(createdSeconds, doneAt.values().stream().mapToDouble(Double::doubleValue).sorted().toArray());
     }
-    System.out.println(table);
-    write(table);
   }
 
   private static String table(int n, int done, double createdSeconds, double[] t, long heapBefore, long heapAfter) {

@@ -1,10 +1,8 @@
 package io.pose.operator.bench;
 
 import io.fabric8.kubernetes.api.model.SecretBuilder;
-import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.pose.api.v1alpha1.ContextExtension;
-import io.pose.api.v1alpha1.Stage;
 import io.pose.operator.OperatorHarness;
 import io.pose.operator.cluster.ControlPlane;
 import io.pose.operator.cluster.OperatorProcess;
@@ -12,14 +10,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Benchmark (a program, not a test): the 500-resource load of {@link OperatorScaleBenchmark}, against the real
@@ -60,47 +52,17 @@ public final class RealClusterScaleBenchmark {
       operator.gc();
       double heapIdle = heap(operator);
       Map<String, Long> cpuBefore = cpu(plane, operator);
-      ExecutorService pool = Executors.newFixedThreadPool(16);
-      long t0 = System.nanoTime();
-      for (int i = 0; i < n; i++) {
-        String name = String.format(Locale.ROOT, "bench-%04d", i);
-        pool.submit(() -> {
-          ContextExtension cx = OperatorHarness.example("mistral-32k.yaml");
-          cx.getMetadata().setName(name);
-          cx.getMetadata().setNamespace(NAMESPACE);
-          admin.resource(cx).inNamespace(NAMESPACE).create();
-        });
-      }
-      pool.shutdown();
-      pool.awaitTermination(5, TimeUnit.MINUTES);
-      double createdSeconds = (System.nanoTime() - t0) / 1e9;
-
-      Map<String, Double> doneAt = new HashMap<>();
-      double heapPeakSeen = 0;
-      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-      while (doneAt.size() < n && System.nanoTime() < deadline) {
-        double now = (System.nanoTime() - t0) / 1e9;
-        Set<String> jobs = new HashSet<>();
-        admin.batch().v1().jobs().inNamespace(NAMESPACE).withLabel("pose.io/stage", Stage.FETCH.command()).list()
-            .getItems().stream().map(Job::getMetadata).forEach(m -> jobs.add(m.getName()));
-        for (ContextExtension cx : admin.resources(ContextExtension.class).inNamespace(NAMESPACE).list().getItems()) {
-          String name = cx.getMetadata().getName();
-          if (!doneAt.containsKey(name) && cx.getStatus() != null && cx.getStatus().isTrue("Valid")
-              && jobs.contains(name + "-" + Stage.FETCH.command())) {
-            doneAt.put(name, now);
-          }
-        }
-        heapPeakSeen = Math.max(heapPeakSeen, heap(operator));
-        Thread.sleep(250);
-      }
+      double[] heapPeakSeen = {0};
+      OperatorScaleBenchmark.Load load = OperatorScaleBenchmark.Load.run(admin, NAMESPACE, n, 250,
+          () -> heapPeakSeen[0] = Math.max(heapPeakSeen[0], heap(operator)));
       Map<String, Long> cpuAfter = cpu(plane, operator);
       StringBuilder cpu = new StringBuilder();
       cpuAfter.forEach((process, ticks) -> cpu.append(cpu.length() == 0 ? "" : ", ").append(process).append(' ')
           .append(String.format(Locale.ROOT, "%.1f s", (ticks - cpuBefore.get(process)) / 100.0)));
       operator.gc();
       double heapLive = heap(operator);
-      double[] t = doneAt.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
-      table = table(n, doneAt.size(), createdSeconds, t, heapIdle, heapLive, heapPeakSeen, operator.peakRss())
+      table = table(n, load.ready(), load.createdSeconds(), load.readyAt(), heapIdle, heapLive, heapPeakSeen[0],
+          operator.peakRss())
           + "\nCPU time used from the first create until the last ready (2 cores = 2 s per second): " + cpu + ".\n";
       admin.resources(ContextExtension.class).inNamespace(NAMESPACE).delete();
     }

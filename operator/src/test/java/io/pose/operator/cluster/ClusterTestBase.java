@@ -179,6 +179,19 @@ abstract class ClusterTestBase {
     return fetched;
   }
 
+  /** Fetch runs, reports the model and succeeds; Train's pod runs. */
+  static void untilTraining(String name) {
+    awaitJob(name, Stage.FETCH);
+    kubelet.run(jobName(name, Stage.FETCH));
+    report(name, Stage.FETCH, fetched(8192));
+    awaitStatus(name, c -> c.getStatus().getModel() != null);
+    kubelet.succeed(jobName(name, Stage.FETCH));
+    awaitJob(name, Stage.TRAIN);
+    kubelet.run(jobName(name, Stage.TRAIN));
+    awaitStatus(name, c -> c.getStatus().getPhase() == Phase.Training
+        && condition(c, "Progressing", "True", "TrainRunning"));
+  }
+
   // ---- kubectl's view ----
 
   /** The printer columns as `kubectl get` shows them: the API server's Table rendering of the resource. */

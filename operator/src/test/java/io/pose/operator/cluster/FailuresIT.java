@@ -143,18 +143,6 @@ class FailuresIT extends ClusterTestBase {
     assertThat(condition(cx, "Stalled", "False", null)).isTrue();
   }
 
-  private static void untilTraining(String name) {
-    awaitJob(name, Stage.FETCH);
-    kubelet.run(jobName(name, Stage.FETCH));
-    report(name, Stage.FETCH, fetched(8192));
-    awaitStatus(name, c -> c.getStatus().getModel() != null);
-    kubelet.succeed(jobName(name, Stage.FETCH));
-    awaitJob(name, Stage.TRAIN);
-    kubelet.run(jobName(name, Stage.TRAIN));
-    awaitStatus(name, c -> c.getStatus().getPhase() == Phase.Training
-        && condition(c, "Progressing", "True", "TrainRunning"));
-  }
-
   static {
     // the Job controller's back-off before a replacement pod starts at 10 s
     org.awaitility.Awaitility.setDefaultTimeout(Duration.ofSeconds(60));

@@ -62,7 +62,7 @@ class HelmChartTest {
       rule("pose.io", List.of("contextextensions/finalizers"), List.of("update")),
       rule("batch", List.of("jobs"), CRUD),
       rule("", List.of("configmaps", "serviceaccounts", "services"), CRUD),
-      rule("", List.of("persistentvolumeclaims"), List.of("get", "list", "watch", "create", "patch", "delete")),
+      rule("", List.of("persistentvolumeclaims"), List.of("get", "create", "patch")),
       rule("rbac.authorization.k8s.io", List.of("roles", "rolebindings"), CRUD),
       rule("", List.of("secrets"), List.of("get")),
       rule("", List.of("pods"), List.of("get", "list")),
