@@ -198,8 +198,7 @@ class ImagesIT {
       assertThat(Files.readString(log)).contains("'contextextension' controller started")
           .doesNotContain("ERROR").doesNotContain("Build time property cannot be changed");
     } finally {
-      operator.destroyForcibly(); // unshare ignores SIGTERM while it waits; --kill-child takes the operator down
-      operator.waitFor();
+      Rootfs.kill(operator);
       api.destroy();
     }
   }

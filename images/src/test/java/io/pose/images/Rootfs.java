@@ -217,12 +217,31 @@ final class Rootfs {
   Result run(Isolation isolation, List<String> args, Path log, long timeoutSeconds) throws Exception {
     Process p = start(isolation, args, Map.of(), log);
     if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
+      kill(p);
       throw new AssertionError(args + " ran over " + timeoutSeconds + " s:\n" + Files.readString(log));
     }
     return new Result(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
   }
 
   record Result(int code, String output) {}
+
+  /**
+   * Kills what {@link #start} started, entrypoint included. unshare's --kill-child is not enough: chroot --userspec
+   * changes the user before it runs the entrypoint, and a change of user clears the parent-death signal, so the
+   * entrypoint would outlive unshare.
+   */
+  static void kill(Process p) throws InterruptedException {
+    List<ProcessHandle> tree = p.descendants().toList();
+    tree.forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+    p.waitFor();
+    for (ProcessHandle h : tree) {
+      try {
+        h.onExit().get(30, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        throw new IllegalStateException("process " + h.pid() + " outlived SIGKILL", e);
+      }
+    }
+  }
 
 }

@@ -232,6 +232,11 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
   @Override
   public ErrorStatusUpdateControl<ContextExtension> updateErrorStatus(ContextExtension cx, Context<ContextExtension> context,
       Exception e) {
+    if (deletedMeanwhile(e)) {
+      // the resource was deleted while it was being reconciled: its status write found nothing, and nothing is wrong
+      LOG.debug("{}/{} was deleted during its reconciliation", cx.getMetadata().getNamespace(), cx.getMetadata().getName());
+      return ErrorStatusUpdateControl.<ContextExtension>noStatusUpdate().withNoRetry();
+    }
     // JOSDK retries with backoff; meanwhile the resource says what went wrong instead of looking idle
     LOG.error("reconciling {}/{} failed", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), e);
     ContextExtensionStatus status = cx.getStatus() == null ? new ContextExtensionStatus() : cx.getStatus();
@@ -240,6 +245,17 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
         String.valueOf(e.getMessage()), cx.getMetadata().getGeneration(), now));
     cx.setStatus(status);
     return ErrorStatusUpdateControl.patchStatus(cx);
+  }
+
+  /** A 404 for the resource itself (its status write after it was deleted). */
+  private static boolean deletedMeanwhile(Exception e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof io.fabric8.kubernetes.client.KubernetesClientException k && k.getCode() == 404
+          && String.valueOf(k.getMessage()).contains("contextextensions")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private Optional<Problem> validate(ContextExtension cx, Resolved r, Integer modelOriginal, String accepted,

@@ -80,8 +80,10 @@ final class Retry {
       Job job = jobs.get(stage);
       if (job != null) {
         replaced.add(job.getMetadata().getUid());
+        // foreground: the Job is gone only once its pods are, so the new Job of the same name never finds the old
+        // attempt's pods under its job-name label (they would explain a later failure with an old message)
         client.batch().v1().jobs().inNamespace(namespace).withName(job.getMetadata().getName())
-            .withPropagationPolicy(DeletionPropagation.BACKGROUND).delete();
+            .withPropagationPolicy(DeletionPropagation.FOREGROUND).delete();
       }
       stages.set(stage, null);
       clearedReports.put(ProgressProtocol.key(stage), null); // a JSON merge patch's null removes the key
