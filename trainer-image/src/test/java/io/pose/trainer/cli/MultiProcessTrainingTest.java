@@ -128,7 +128,14 @@ class MultiProcessTrainingTest {
       Process p = processes.get(r);
       if (!p.waitFor(5, TimeUnit.MINUTES)) {
         processes.forEach(Process::destroyForcibly);
-        throw new AssertionError("node " + r + " did not end within 5 minutes");
+        StringBuilder logs = new StringBuilder();
+        for (int n = 0; n < nodes; n++) { // what each node was doing: the only trace of a hang
+          Path log = workspace.resolve("node-" + n + "-of-" + nodes + "-" + port + ".log");
+          List<String> lines = Files.exists(log) ? Files.readAllLines(log) : List.of();
+          logs.append("\n--- node ").append(n).append(" (last 15 lines) ---\n")
+              .append(String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size())));
+        }
+        throw new AssertionError("node " + r + " did not end within 5 minutes" + logs);
       }
       out.add(new Ended(p.exitValue(), Files.readString(workspace.resolve("node-" + r + "-of-" + nodes + "-" + port + ".log"))));
     }
