@@ -3,7 +3,8 @@
 # builds DJL 0.36's JNI against the machine's own PyTorch (its torch is newer than the libtorch 2.7.1 DJL ships
 # for), then runs io.pose.trainer.bench.GpuCheck with the carried Java runtime: the tiny models' forward and
 # backward on CUDA against transformers, bf16 training steps of a ~100M Llama (tokens/s, model FLOPs utilization,
-# memory against the plan), ZeRO-3 over two thread ranks on the GPU, NCCL at world size 1.
+# memory against the plan), ZeRO-3 over two thread ranks on the GPU, NCCL at world size 1; then, in a JVM of its
+# own, the cost curve: step time and GPU memory of PoSE and of full-length training at 1x to 16x the window.
 #
 # Prepare here:  bash tools/gpu/prepare.sh                 (writes .device-carry/gpu, about 48 MiB)
 # Run there:     device run, command "bash tools/gpu/check.sh", carry [".device-carry/gpu"], timeout 600
@@ -59,8 +60,17 @@ export DJL_CACHE_DIR=/tmp/pose-djl OPT_OUT_TRACKING=true DJL_OFFLINE=true RUST_F
 say "GpuCheck (steps of the ~100M model, ZeRO-3 on thread ranks, NCCL)"
 "$P/jre/bin/java" -Xmx8g -Dai.djl.offline=true -Dai.djl.pytorch.num_interop_threads=1 -cp "$P/lib/*" \
   io.pose.trainer.bench.GpuCheck --device gpu --models trainer-image/src/test/resources/tiny-models \
-  --peak-tflops "$PEAK" --out "$OUT/gpu-check.md"
+  --peak-tflops "$PEAK" --part checks --out "$OUT/gpu-check.md"
 code=$?
+# the cost curve in a process of its own: the memory libtorch's caching allocator holds is then the curve's alone
+say "GpuCheck cost curve (PoSE and full-length at 1x to 16x the window)"
+"$P/jre/bin/java" -Xmx8g -Dai.djl.offline=true -Dai.djl.pytorch.num_interop_threads=1 -cp "$P/lib/*" \
+  io.pose.trainer.bench.GpuCheck --device gpu --models trainer-image/src/test/resources/tiny-models \
+  --part cost --out "$OUT/gpu-cost.md"
+cost=$?
+[ -f "$OUT/gpu-cost.md" ] && tail -n +3 "$OUT/gpu-cost.md" | grep -v '^| engine ' >> "$OUT/gpu-check.md"
+rm -f "$OUT/gpu-cost.md"
+[ "$code" = 0 ] && code=$cost
 { echo; echo "Machine: $GPU ($(nvidia-smi --query-gpu=memory.total,driver_version --format=csv,noheader)), torch $TV"
   echo "Command: \`bash tools/gpu/check.sh\` (tools/gpu/prepare.sh first), $(date -u +%Y-%m-%d)"; } >> "$OUT/gpu-check.md"
 say "exit $code"

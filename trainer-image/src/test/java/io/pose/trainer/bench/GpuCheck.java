@@ -55,12 +55,15 @@ import java.util.concurrent.Future;
  *   <li>bf16 training steps of a ~100M Llama (random weights) on one rank: tokens/s, model FLOPs utilization against
  *       the GPU's peak, and the memory the run took against the memory plan;
  *   <li>ZeRO-3 over two thread ranks sharing the device, against one rank (weights within 2e-5);
- *   <li>NCCL initialised at world size 1 and an all-reduce, all-gather and reduce-scatter through it.
+ *   <li>NCCL initialised at world size 1 and an all-reduce, all-gather and reduce-scatter through it;
+ *   <li>the paper's Figure 3 on the device: step time and memory of PoSE and of full-length training at 2x to 16x
+ *       the window (the cost curve).
  * </ol>
  *
  * Prints a Markdown table (and writes it to --out); exits 1 when a check fails.
  *
- * <pre>java ... io.pose.trainer.bench.GpuCheck --device gpu|cpu --models DIR [--out FILE] [--peak-tflops N] [--quick]</pre>
+ * <pre>java ... io.pose.trainer.bench.GpuCheck --device gpu|cpu --models DIR [--out FILE] [--peak-tflops N] [--quick]
+ *     [--part all|checks|cost]</pre>
  */
 public final class GpuCheck {
 
@@ -69,8 +72,19 @@ public final class GpuCheck {
   /** One line of the report. */
   public record Row(String check, boolean ok, String result) {}
 
-  /** What to run. */
-  public record Options(boolean gpu, Path models, double peakTflops, boolean quick) {}
+  /**
+   * What to run.
+   *
+   * @param part "all", "checks" (every row but the cost curve) or "cost" (the engine and the cost curve: on a GPU in
+   *     a process of its own, so that the memory libtorch's caching allocator holds is the curve's alone)
+   */
+  public record Options(boolean gpu, Path models, double peakTflops, boolean quick, String part) {
+    public Options {
+      if (!List.of("all", "checks", "cost").contains(part)) {
+        throw new IllegalArgumentException("--part is all, checks or cost, not " + part);
+      }
+    }
+  }
 
   public static void main(String[] args) throws Exception {
     boolean gpu = true;
@@ -78,6 +92,7 @@ public final class GpuCheck {
     Path out = null;
     double peak = 0;
     boolean quick = false;
+    String part = "all";
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--device" -> gpu = args[++i].equals("gpu");
@@ -85,10 +100,11 @@ public final class GpuCheck {
         case "--out" -> out = Path.of(args[++i]);
         case "--peak-tflops" -> peak = Double.parseDouble(args[++i]);
         case "--quick" -> quick = true;
+        case "--part" -> part = args[++i];
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
-    List<Row> rows = run(new Options(gpu, models, peak, quick));
+    List<Row> rows = run(new Options(gpu, models, peak, quick, part));
     String table = table(rows);
     System.out.println(table);
     if (out != null) {
@@ -119,12 +135,17 @@ public final class GpuCheck {
     if (!rows.get(0).ok()) {
       return rows;
     }
-    for (String model : List.of("llama", "llama-gqa-tied", "llama-yarn", "mistral-swa")) {
-      rows.add(attempt("parity " + model, () -> parity(o.models().resolve(model), device)));
+    if (!o.part().equals("cost")) {
+      for (String model : List.of("llama", "llama-gqa-tied", "llama-yarn", "mistral-swa")) {
+        rows.add(attempt("parity " + model, () -> parity(o.models().resolve(model), device)));
+      }
+      rows.add(attempt("bf16 training", () -> throughput(device, o)));
+      rows.add(attempt("ZeRO-3, 2 thread ranks", () -> zeroOnOneDevice(o.models().resolve("llama"), device)));
+      rows.add(o.gpu() ? attempt("NCCL", GpuCheck::nccl) : new Row("NCCL", true, "not run: needs a GPU"));
     }
-    rows.add(attempt("bf16 training", () -> throughput(device, o)));
-    rows.add(attempt("ZeRO-3, 2 thread ranks", () -> zeroOnOneDevice(o.models().resolve("llama"), device)));
-    rows.add(o.gpu() ? attempt("NCCL", GpuCheck::nccl) : new Row("NCCL", true, "not run: needs a GPU"));
+    if (!o.part().equals("checks")) {
+      rows.add(attempt("cost: PoSE vs full-length", () -> costCurve(device, o)));
+    }
     return rows;
   }
 
@@ -132,12 +153,16 @@ public final class GpuCheck {
     Row run() throws Exception;
   }
 
+  /** Runs a check; its row is printed at once, so that a log keeps the rows before a crash of the process. */
   private static Row attempt(String name, Check check) {
+    Row row;
     try {
-      return check.run();
+      row = check.run();
     } catch (Throwable e) {
-      return new Row(name, false, e.toString());
+      row = new Row(name, false, e.toString());
     }
+    System.out.println("[row] " + row.check() + ": " + (row.ok() ? "ok" : "FAILED") + ": " + row.result());
+    return row;
   }
 
   /** Logits, loss and gradients of a tiny model on the device against transformers (reference.json). */
@@ -314,6 +339,94 @@ public final class GpuCheck {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /**
+   * The paper's Figure 3 on the device: bf16 optimizer steps (activation recomputation on, as a long run would) of
+   * the ~100M Llama, 2 samples a step, window 2048: training at the window and PoSE at 2x to 16x the window (samples
+   * of 2048 tokens, positions drawn by the official rule), measured there and back (window, 2x .. 16x, 16x .. 2x,
+   * window: a drift of the machine over the run falls on both ends alike; each point's time is the lower of its two
+   * medians), then full-length training at the same targets (samples of the target's length), all in one process.
+   * The memory is what the device holds after the point (cudaMemGetInfo): libtorch's caching allocator keeps the
+   * blocks it took, so it is the largest peak so far, which for PoSE (every point the same shape) is PoSE's own. On
+   * the CPU a tiny model at 1x, 2x and 4x, time only. Passes when every step's loss is finite and, on the GPU (a
+   * benchmark run, never CI's), PoSE at the largest target costs at most 1.10x the window's step.
+   */
+  static Row costCurve(Device device, Options o) throws IOException {
+    boolean big = device.isGpu();
+    TrainerBenchmark.Setup s = big
+        ? new TrainerBenchmark.Setup("~100M", 768, 2048, 12, 12, 4, 32000, true, 2, 2048, 2, o.quick() ? 3 : 8)
+        : new TrainerBenchmark.Setup("tiny", 64, 176, 2, 4, 2, 512, false, 2, 64, 1, 2);
+    List<Integer> factors = big ? List.of(1, 2, 4, 8, 16) : List.of(1, 2, 4);
+    Path dir = Files.createTempDirectory("pose-gpu-cost");
+    TrainerBenchmark.writeModel(s, dir);
+    ModelConfig config = HfConfigs.read(dir.resolve("config.json"));
+    int top = factors.get(factors.size() - 1);
+    Documents docs = CostCurve.documents(s.vocab(), s.length() * top);
+    List<String> order = new ArrayList<>();
+    for (int f : factors) {
+      order.add((f == 1 ? "window" : "pose") + " " + f + "x");
+    }
+    List<String> back = new ArrayList<>(order);
+    java.util.Collections.reverse(back);
+    order.addAll(back);
+    for (int f : factors.subList(1, factors.size())) {
+      order.add("full " + f + "x");
+    }
+    Map<String, Double> median = new java.util.LinkedHashMap<>();
+    Map<String, String> held = new java.util.HashMap<>();
+    Map<String, String> failed = new java.util.LinkedHashMap<>();
+    boolean finite = true;
+    long deadline = System.nanoTime() + Duration.ofSeconds(big ? 240 : 120).toNanos();
+    for (String point : order) {
+      String method = point.substring(0, point.indexOf(' '));
+      int factor = Integer.parseInt(point.substring(point.indexOf(' ') + 1, point.length() - 1));
+      int target = s.length() * factor;
+      if (System.nanoTime() > deadline) {
+        failed.putIfAbsent(point, "not run (time budget spent)");
+        continue;
+      }
+      int sample = method.equals("full") ? target : s.length();
+      var sampler = method.equals("pose") ? Samplers.official(s.length(), target) : Samplers.fullLength(target);
+      SampleStream stream = new SampleStream(docs, sampler, 3, sample);
+      int steps = s.warmup() + s.measured();
+      TrainingPlan plan = new TrainingPlan(steps, s.batch(), s.batch(), 1,
+          new LearningRateSchedule(1e-4, 0, steps, LrSchedule.CONSTANT), 0.9, 0.999, 1e-8, 0.0, 1.0, 1_000_000, 1, 0,
+          true);
+      try (NDManager m = NDManager.newBaseManager(device); Checkpoint c = Checkpoint.open(dir);
+          ZeroModel model = ZeroModel.load(config, 0, SingleRank.INSTANCE, m, false, c)) {
+        Trainer t = new Trainer(m, new Decoder(config, model, ComputeType.BF16), model, stream, plan,
+            new CheckpointStore(dir.resolve("checkpoints-" + method + factor)), "gpu-cost");
+        List<StepResult> results = t.run(steps, r -> { });
+        finite &= results.stream().allMatch(r -> Double.isFinite(r.loss()));
+        double seconds = results.subList(s.warmup(), results.size()).stream().mapToDouble(StepResult::seconds)
+            .sorted().skip(s.measured() / 2).findFirst().orElseThrow();
+        median.merge(point, seconds, Math::min);
+        if (big) {
+          long[] info = Cuda.memoryInfo();
+          held.put(point, MemoryPlan.gib(info[1] - info[0]));
+        }
+      } catch (RuntimeException e) {
+        failed.putIfAbsent(point, "failed: " + e.getMessage());
+        finite = false;
+      }
+    }
+    double window = median.getOrDefault("window 1x", Double.NaN);
+    StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%s Llama, %d samples a step, window %d, bf16, "
+        + "recomputation; median step (vs the window%s) at each target:", s.name(), s.batch(), s.length(),
+        big ? "; GPU memory held" : ""));
+    for (String point : new java.util.LinkedHashSet<>(order)) {
+      if (median.containsKey(point)) {
+        b.append(String.format(Locale.ROOT, " %s %.3f s (%.2fx%s);", point, median.get(point),
+            median.get(point) / window, big ? "; " + held.get(point) : ""));
+      } else {
+        b.append(' ').append(point).append(' ').append(failed.get(point)).append(';');
+      }
+    }
+    double flat = median.getOrDefault("pose " + top + "x", Double.NaN) / window;
+    b.append(String.format(Locale.ROOT, " PoSE at %dx over the window: %.2f (goal <= 1.05; checked <= 1.10)", top,
+        flat));
+    return new Row("cost: PoSE vs full-length", finite && (!big || flat <= 1.10), b.toString());
   }
 
   /** NCCL at world size 1: initialised, and its collectives leave a rank's data as it is. */
