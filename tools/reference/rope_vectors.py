@@ -12,6 +12,7 @@ and sin (the first half of the head dimension; emb = concat(freqs, freqs) repeat
 Needs torch and transformers (see tools/reference/README.md).
 """
 import json
+import math
 import sys
 
 import torch
@@ -94,6 +95,7 @@ def grid():
         ("llama3 theta1e4 2/8", params("llama3", 1e4, 128, 65536, factor=16.0, lowFreqFactor=2.0, highFreqFactor=8.0,
                                        originalMaxPositionEmbeddings=4096), None),
     ]
+    cases += edges()
     for prf in (0.5, 0.25):
         cases += [
             (f"linear partial{prf}", params("linear", 1e4, 128, 16384, factor=4.0, partialRotaryFactor=prf), None),
@@ -105,10 +107,36 @@ def grid():
     lr = dict(shortFactor=short, longFactor=long_, originalMaxPositionEmbeddings=4096)
     cases += [
         ("longrope short", params("longrope", 1e4, 96, 131072, **lr), None),
+        ("longrope at the original length", params("longrope", 1e4, 96, 131072, **lr), 4096),
         ("longrope long", params("longrope", 1e4, 96, 131072, **lr), 4097),
         ("longrope factor 8", params("longrope", 1e4, 96, 131072, factor=8.0, **lr), 4097),
         ("longrope attention factor", params("longrope", 1e4, 96, 131072, attentionFactor=1.2, **lr), 4097),
     ]
+    return cases
+
+
+def edges():
+    """The boundaries of each rule, where a comparison's "<" against "<=" decides (docs/quality.md)."""
+    y = dict(factor=4.0, originalMaxPositionEmbeddings=8192)
+    cases = [
+        # the correction range's upper end beyond dim - 1 while its lower end is inside the dimensions: clamped
+        ("yarn high clamped beta_slow 1e-6", params("yarn", 1e4, 128, 32768, betaSlow=1e-6, **y), None),
+        # beta_fast = beta_slow without truncation: low == high, which transformers widens by 0.001
+        ("yarn low equals high", params("yarn", 1e4, 128, 32768, betaFast=8.0, betaSlow=8.0, truncate=False, **y),
+         None),
+    ]
+    # llama3 with a wavelength exactly at the low-frequency bound (in fp32, as both compare): the low band's
+    # inv / factor and the medium band's start meet there
+    theta, hd, old = 5e5, 128, 8192
+    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).to(dtype=torch.float) / hd))
+    wavelen = 2 * math.pi / inv
+    i = 40
+    low = old / float(wavelen[i])
+    tie = torch.tensor([old / low], dtype=torch.float32)
+    assert bool(tie[0] == wavelen[i]), "no fp32 tie at the low-frequency bound"
+    cases.append(("llama3 tie at the low-frequency bound", params("llama3", theta, hd, 131072, factor=8.0,
+                                                                lowFreqFactor=low, highFreqFactor=4.0,
+                                                                originalMaxPositionEmbeddings=old), None))
     return cases
 
 

@@ -23,4 +23,17 @@ class PythonFloatsTest {
     assertThat(PythonFloats.repr(10431.9281)).isEqualTo("10431.9281");
     assertThat(PythonFloats.repr(1.2345678901234568e17)).isEqualTo("1.2345678901234568e+17");
   }
+
+  @Test
+  void matchesPythonReprAtTheEdges() {
+    assertThat(PythonFloats.repr(-0.0)).isEqualTo("-0.0");
+    assertThat(PythonFloats.repr(1e-10)).isEqualTo("1e-10");
+    assertThat(PythonFloats.repr(1e-9)).isEqualTo("1e-09");
+    assertThat(PythonFloats.repr(-1e-10)).isEqualTo("-1e-10");
+    assertThat(PythonFloats.repr(1e100)).isEqualTo("1e+100");
+    assertThat(PythonFloats.repr(9999999999999998.0)).isEqualTo("9999999999999998.0");
+    assertThat(PythonFloats.repr(Double.NaN)).isEqualTo("NaN");
+    assertThat(PythonFloats.repr(Double.POSITIVE_INFINITY)).isEqualTo("Infinity");
+    assertThat(PythonFloats.repr(Double.NEGATIVE_INFINITY)).isEqualTo("-Infinity");
+  }
 }
