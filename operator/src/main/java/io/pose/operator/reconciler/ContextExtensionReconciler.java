@@ -142,6 +142,7 @@ public class ContextExtensionReconciler implements Reconciler<ContextExtension> 
   @Override
   public UpdateControl<ContextExtension> reconcile(ContextExtension cx, Context<ContextExtension> context) {
     init(context);
+    metrics.reconciliation();
     boolean hadStatus = cx.getStatus() != null;
     String now = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
     ContextExtensionStatus previous = cx.getStatus() == null ? new ContextExtensionStatus() : copy(cx.getStatus());

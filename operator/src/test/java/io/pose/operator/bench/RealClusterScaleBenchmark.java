@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -52,10 +54,16 @@ public final class RealClusterScaleBenchmark {
       operator.gc();
       double heapIdle = heap(operator);
       Map<String, Long> cpuBefore = cpu(plane, operator);
+      String operatorBefore = operator.metrics();
+      String apiBefore = admin.raw("/metrics");
       double[] heapPeakSeen = {0};
       OperatorScaleBenchmark.Load load = OperatorScaleBenchmark.Load.run(admin, NAMESPACE, n, 250,
           () -> heapPeakSeen[0] = Math.max(heapPeakSeen[0], heap(operator)));
       Map<String, Long> cpuAfter = cpu(plane, operator);
+      String operatorAfter = operator.metrics();
+      String apiAfter = admin.raw("/metrics");
+      Files.writeString(OperatorHarness.repoRoot().resolve("operator/target/scale-benchmark-operator-metrics.txt"),
+          operatorAfter);
       StringBuilder cpu = new StringBuilder();
       cpuAfter.forEach((process, ticks) -> cpu.append(cpu.length() == 0 ? "" : ", ").append(process).append(' ')
           .append(String.format(Locale.ROOT, "%.1f s", (ticks - cpuBefore.get(process)) / 100.0)));
@@ -63,11 +71,73 @@ public final class RealClusterScaleBenchmark {
       double heapLive = heap(operator);
       table = table(n, load.ready(), load.createdSeconds(), load.readyAt(), heapIdle, heapLive, heapPeakSeen[0],
           operator.peakRss())
-          + "\nCPU time used from the first create until the last ready (2 cores = 2 s per second): " + cpu + ".\n";
+          + "\nCPU time used from the first create until the last ready (2 cores = 2 s per second): " + cpu + ".\n"
+          + work(n, operatorBefore, operatorAfter, apiBefore, apiAfter);
       admin.resources(ContextExtension.class).inNamespace(NAMESPACE).delete();
     }
     System.out.println(table);
     write(table);
+  }
+
+  /**
+   * What the load cost in reconciliations (JOSDK's counters in the operator's /q/metrics) and in writes the API
+   * server served (its apiserver_request_total, every client: the operator, the load generator, the controller
+   * manager), per resource.
+   */
+  static String work(int n, String operatorBefore, String operatorAfter, String apiBefore, String apiAfter) {
+    StringBuilder b = new StringBuilder("\nWork per resource, from the first create until the last ready: ");
+    List<String> parts = new ArrayList<>();
+    // the operator's own counter, then JOSDK's (MicrometerMetricsV2), where exported
+    for (String[] metric : new String[][] {
+        {"reconciliations", "pose_reconciliations_total", "reconciliations_started_total"},
+        {"events received", "events_received_total", "operator_sdk_events_received_total"}}) {
+      for (String name : List.of(metric[1], metric[2])) {
+        double before = OperatorProcess.sample(operatorBefore, name);
+        double after = OperatorProcess.sample(operatorAfter, name);
+        if (!Double.isNaN(after)) {
+          parts.add(String.format(Locale.ROOT, "%.1f %s", (after - (Double.isNaN(before) ? 0 : before)) / n,
+              metric[0]));
+          break;
+        }
+      }
+    }
+    b.append(parts.isEmpty() ? "the operator exports no reconciliation counter" : String.join(", ", parts));
+    Map<String, Double> writes = new java.util.TreeMap<>();
+    Map<String, Double> before = apiRequests(apiBefore);
+    apiRequests(apiAfter).forEach((key, v) -> {
+      double d = v - before.getOrDefault(key, 0.0);
+      if (d > 0) {
+        writes.merge(key, d, Double::sum);
+      }
+    });
+    double total = writes.values().stream().mapToDouble(Double::doubleValue).sum();
+    b.append(String.format(Locale.ROOT, "; %.1f writes served by the API server (", total / n));
+    b.append(writes.entrySet().stream().sorted((x, y) -> Double.compare(y.getValue(), x.getValue()))
+        .map(e -> String.format(Locale.ROOT, "%s %.2f", e.getKey(), e.getValue() / n))
+        .collect(java.util.stream.Collectors.joining(", ")));
+    return b.append(").\n").toString();
+  }
+
+  /** apiserver_request_total's write requests (POST, PUT, PATCH, APPLY, DELETE) by "VERB resource[/subresource]". */
+  static Map<String, Double> apiRequests(String metrics) {
+    Map<String, Double> out = new java.util.HashMap<>();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^apiserver_request_total\\{([^}]*)}\\s+(\\S+)$")
+        .matcher(metrics);
+    while (m.find()) {
+      String verb = label(m.group(1), "verb");
+      if (!List.of("POST", "PUT", "PATCH", "APPLY", "DELETE").contains(verb)) {
+        continue;
+      }
+      String sub = label(m.group(1), "subresource");
+      String key = verb + " " + label(m.group(1), "resource") + (sub.isEmpty() ? "" : "/" + sub);
+      out.merge(key, Double.parseDouble(m.group(2)), Double::sum);
+    }
+    return out;
+  }
+
+  private static String label(String labels, String name) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?:^|,)" + name + "=\"([^\"]*)\"").matcher(labels);
+    return m.find() ? m.group(1) : "";
   }
 
   /** utime + stime, in clock ticks (1/100 s), of the operator and of each control plane process. */

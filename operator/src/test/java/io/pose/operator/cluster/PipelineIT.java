@@ -136,6 +136,12 @@ class PipelineIT extends ClusterTestBase {
         .containsEntry("team", "research");
     assertThat(get(name).getStatus().getPhase()).isEqualTo(Phase.Succeeded);
 
+    // The packaged operator counts its reconciliations: at least one per stage that succeeded
+    String metrics = operator.metrics();
+    assertThat(OperatorProcess.sample(metrics, "pose_reconciliations_total")).isGreaterThanOrEqualTo(4);
+    assertThat(OperatorProcess.sample(metrics, "pose_stage_transitions_total")).isGreaterThanOrEqualTo(4);
+    assertThat(metrics).contains("pose_phase{");
+
     // Foreground deletion: the garbage collector deletes the dependents first, then the resource
     List<String> owned = ownedNames(name);
     assertThat(owned).contains("ConfigMap/mistral-config", "ConfigMap/mistral-progress", "ServiceAccount/mistral-stage",
