@@ -239,8 +239,7 @@ public final class GpuCheck {
     Documents docs = TrainerBenchmark.randomDocuments(s);
     SampleStream stream = new SampleStream(docs, Samplers.official(s.length(), 4 * s.length()), 3, s.length());
     int steps = s.warmup() + s.measured();
-    TrainingPlan plan = new TrainingPlan(steps, s.batch(), s.batch(), 1,
-        new LearningRateSchedule(1e-4, 0, steps, LrSchedule.CONSTANT), 0.9, 0.999, 1e-8, 0.0, 1.0, 1_000_000, 1, 0, false);
+    TrainingPlan plan = constantPlan(steps, s.batch(), false);
     List<StepResult> results;
     long used = 0;
     try (NDManager m = NDManager.newBaseManager(device); Checkpoint c = Checkpoint.open(dir);
@@ -273,6 +272,12 @@ public final class GpuCheck {
           MemoryPlan.gib(p.total())));
     }
     return new Row("bf16 training", finite, b.toString());
+  }
+
+  /** One rank, one micro-batch a step, a constant learning rate of 1e-4, clipping at 1, no checkpoints. */
+  static TrainingPlan constantPlan(int steps, int batch, boolean recompute) {
+    return new TrainingPlan(steps, batch, batch, 1, new LearningRateSchedule(1e-4, 0, steps, LrSchedule.CONSTANT),
+        0.9, 0.999, 1e-8, 0.0, 1.0, 1_000_000, 1, 0, recompute);
   }
 
   /** ZeRO-3 over two thread ranks on one device against one rank, 3 steps of the tiny Llama. */
@@ -390,9 +395,7 @@ public final class GpuCheck {
       var sampler = method.equals("pose") ? Samplers.official(s.length(), target) : Samplers.fullLength(target);
       SampleStream stream = new SampleStream(docs, sampler, 3, sample);
       int steps = s.warmup() + s.measured();
-      TrainingPlan plan = new TrainingPlan(steps, s.batch(), s.batch(), 1,
-          new LearningRateSchedule(1e-4, 0, steps, LrSchedule.CONSTANT), 0.9, 0.999, 1e-8, 0.0, 1.0, 1_000_000, 1, 0,
-          true);
+      TrainingPlan plan = constantPlan(steps, s.batch(), true);
       try (NDManager m = NDManager.newBaseManager(device); Checkpoint c = Checkpoint.open(dir);
           ZeroModel model = ZeroModel.load(config, 0, SingleRank.INSTANCE, m, false, c)) {
         Trainer t = new Trainer(m, new Decoder(config, model, ComputeType.BF16), model, stream, plan,
