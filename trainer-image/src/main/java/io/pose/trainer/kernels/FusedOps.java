@@ -352,6 +352,11 @@ public final class FusedOps {
       numel *= d;
     }
     long n = numel;
+    // torch's narrow counts a negative start back from the end: a wrong offset would read the wrong values silently
+    if (offset < 0 || offset + n > flat.size()) {
+      throw new IllegalArgumentException("a view of " + n + " values at " + offset + " does not lie inside "
+          + flat.size());
+    }
     return Autograd.recording(false, () -> run("flat_view", flat, flat, offset, n, shape));
   }
 

@@ -310,6 +310,17 @@ public final class ZeroModel implements Parameters, AutoCloseable {
     }
   }
 
+  /** The units whose weights are gathered now or on their way (stage 3), in order: what the schedule holds. */
+  List<Integer> gatheredUnits() {
+    List<Integer> units = new ArrayList<>();
+    for (int i = 0; i < gathered.length; i++) {
+      if (gathered[i] != null) {
+        units.add(i);
+      }
+    }
+    return units;
+  }
+
   private static void quietly(Collective.Pending pending) {
     if (pending != null) {
       try {

@@ -195,4 +195,17 @@ class FusedOpsTest {
     }
     assertThat(x.getGradient().toFloatArray()).containsExactly(1f, 2f, 3f, 4f);
   }
+
+  /** A view lies inside its buffer; an offset outside it is refused (torch's narrow would count it from the end). */
+  @Test
+  void aViewOutsideItsBufferIsRefused() {
+    NDArray flat = m.arange(10f);
+    try (NDArray last = FusedOps.view(flat, 7, new long[] {3})) {
+      assertThat(last.toFloatArray()).containsExactly(7f, 8f, 9f);
+    }
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> FusedOps.view(flat, -3, new long[] {3}))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("a view of 3 values at -3 does not lie inside 10");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> FusedOps.view(flat, 8, new long[] {3}))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("a view of 3 values at 8 does not lie inside 10");
+  }
 }
