@@ -61,7 +61,7 @@ public final class SafetensorsFile implements AutoCloseable {
             + "header length");
       }
       ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(channel, lengthBytes, 0);
+      readFully(channel::read, lengthBytes, 0);
       long headerLength = lengthBytes.flip().getLong();
       if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES) {
         throw new CheckpointException(path + ": header length " + headerLength + " is not in [1, " + MAX_HEADER_BYTES
@@ -72,7 +72,7 @@ public final class SafetensorsFile implements AutoCloseable {
             + (size - 8) + " after the length");
       }
       ByteBuffer header = ByteBuffer.allocate((int) headerLength);
-      readFully(channel, header, 8);
+      readFully(channel::read, header, 8);
       long dataStart = 8 + headerLength;
       long dataLength = size - dataStart;
       Map<String, String> metadata = new LinkedHashMap<>();
@@ -234,6 +234,14 @@ public final class SafetensorsFile implements AutoCloseable {
    * reads of a tensor it holds a shard of. Only those bytes are mapped.
    */
   public float[] floats(String name, long begin, int count) throws IOException {
+    return floats(name, begin, count, WINDOW_BYTES);
+  }
+
+  /** Bytes mapped at a time by {@link #floats}: a range may be larger than one buffer holds. */
+  static final int WINDOW_BYTES = Integer.MAX_VALUE / 8;
+
+  /** {@link #floats(String, long, int)}, mapping at most windowBytes (rounded down to whole elements) at a time. */
+  float[] floats(String name, long begin, int count, int windowBytes) throws IOException {
     TensorInfo t = info(name);
     if (!t.dtype().floating()) {
       throw new CheckpointException(path + ": tensor " + name + " is " + t.dtype() + ", not floating point");
@@ -245,10 +253,9 @@ public final class SafetensorsFile implements AutoCloseable {
     int size = t.dtype().bytes();
     float[] out = new float[count];
     int done = 0;
-    // mapped a bounded window at a time: a range may be larger than one buffer holds
-    int window = Integer.MAX_VALUE / 8 / size * size;
+    int perWindow = Math.max(1, windowBytes / size);
     while (done < count) {
-      int n = Math.min(count - done, window / size);
+      int n = Math.min(count - done, perWindow);
       ByteBuffer b = rawRange(name, (begin + done) * size, (long) n * size);
       switch (t.dtype()) {
         case F32 -> b.asFloatBuffer().get(out, done, n);
@@ -300,7 +307,13 @@ public final class SafetensorsFile implements AutoCloseable {
     channel.close();
   }
 
-  private static void readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
+  /** A read at a position, as FileChannel's: the bytes read, -1 at the end of the file. */
+  interface PositionalRead {
+    int read(ByteBuffer buffer, long position) throws IOException;
+  }
+
+  /** Fills the buffer from the position on, however few bytes each read returns. */
+  static void readFully(PositionalRead channel, ByteBuffer buffer, long position) throws IOException {
     long pos = position;
     while (buffer.hasRemaining()) {
       int n = channel.read(buffer, pos);
