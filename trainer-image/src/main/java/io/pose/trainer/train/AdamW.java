@@ -62,50 +62,77 @@ public final class AdamW {
     step++;
     double bias1 = 1 - Math.pow(beta1, step);
     double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-    // parameters in groups of at most GROUP_ELEMENTS values: one call each, bounded temporary memory
-    List<NDArray> ps = new ArrayList<>();
-    List<NDArray> gs = new ArrayList<>();
-    List<NDArray> ms = new ArrayList<>();
-    List<NDArray> vs = new ArrayList<>();
-    long elements = 0;
+    // parameters in groups of at most groupElements values: one call each, bounded temporary memory
+    List<String> names = new ArrayList<>();
+    List<NDArray> params = new ArrayList<>();
+    for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+      if (gradients.containsKey(e.getKey())) {
+        names.add(e.getKey());
+        params.add(e.getValue());
+      }
+    }
+    long[] sizes = params.stream().mapToLong(p -> p.getShape().size()).toArray();
     List<NDArray> chunks = new ArrayList<>();
     try {
-      for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-        NDArray p = e.getValue();
-        NDArray g = gradients.get(e.getKey());
-        if (g == null) {
-          continue;
+      for (List<Part> group : groups(sizes, groupElements)) {
+        List<NDArray> ps = new ArrayList<>();
+        List<NDArray> gs = new ArrayList<>();
+        List<NDArray> ms = new ArrayList<>();
+        List<NDArray> vs = new ArrayList<>();
+        for (Part part : group) {
+          String name = names.get(part.param());
+          NDArray p = params.get(part.param());
+          NDArray g = gradients.get(name);
+          NDArray m = expAvg.computeIfAbsent(name, k -> p.zerosLike());
+          NDArray v = expAvgSq.computeIfAbsent(name, k -> p.zerosLike());
+          ps.add(of(p, part, chunks));
+          gs.add(of(g, part, chunks));
+          ms.add(of(m, part, chunks));
+          vs.add(of(v, part, chunks));
         }
-        NDArray m = expAvg.computeIfAbsent(e.getKey(), k -> p.zerosLike());
-        NDArray v = expAvgSq.computeIfAbsent(e.getKey(), k -> p.zerosLike());
-        long size = p.getShape().size();
-        // a parameter larger than a group is updated in pieces: views of its flattened elements
-        for (long from = 0; from < size; from += groupElements) {
-          long n = Math.min(groupElements, size - from);
-          NDArray[] four = size <= groupElements ? new NDArray[] {p, g, m, v}
-              : new NDArray[] {piece(p, from, n, chunks), piece(g, from, n, chunks), piece(m, from, n, chunks),
-                  piece(v, from, n, chunks)};
-          if (!ps.isEmpty() && elements + n > groupElements) {
-            FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
-            ps.clear();
-            gs.clear();
-            ms.clear();
-            vs.clear();
-            elements = 0;
-          }
-          ps.add(four[0]);
-          gs.add(four[1]);
-          ms.add(four[2]);
-          vs.add(four[3]);
-          elements += n;
-        }
-      }
-      if (!ps.isEmpty()) {
         FusedOps.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bias1, bias2Sqrt);
       }
     } finally {
       chunks.forEach(NDArray::close);
     }
+  }
+
+  /**
+   * A part of a parameter in a fused update: elements [from, from + count) of parameter param (in the order
+   * given), or all of it (whole).
+   */
+  record Part(int param, long from, long count, boolean whole) {}
+
+  /**
+   * The fused updates for parameters of these sizes: greedy groups of at most groupElements values, in order; a
+   * parameter larger than a group is split into parts of groupElements values (the last part may be shorter).
+   */
+  static List<List<Part>> groups(long[] sizes, long groupElements) {
+    List<List<Part>> out = new ArrayList<>();
+    List<Part> current = new ArrayList<>();
+    long elements = 0;
+    for (int i = 0; i < sizes.length; i++) {
+      long size = sizes[i];
+      for (long from = 0; from < size; from += groupElements) {
+        long n = Math.min(groupElements, size - from);
+        if (!current.isEmpty() && elements + n > groupElements) {
+          out.add(List.copyOf(current));
+          current.clear();
+          elements = 0;
+        }
+        current.add(new Part(i, from, n, size <= groupElements));
+        elements += n;
+      }
+    }
+    if (!current.isEmpty()) {
+      out.add(List.copyOf(current));
+    }
+    return out;
+  }
+
+  /** A part of a tensor: the tensor when the part is whole, else a view of its elements. */
+  private static NDArray of(NDArray t, Part part, List<NDArray> opened) {
+    return part.whole() ? t : piece(t, part.from(), part.count(), opened);
   }
 
   /** Elements [from, from + n) of a contiguous tensor, as a 1-d view (updates through it reach the tensor). */

@@ -309,10 +309,15 @@ public final class CheckpointStore {
     }
   }
 
-  private void prune(int keep) throws IOException {
+  /**
+   * Deletes all but the newest keep checkpoints (at least one). Only complete checkpoints of this store count and go:
+   * a step directory without a state (not written by this store) is left alone, and never counted among the kept.
+   */
+  void prune(int keep) throws IOException {
     List<Path> dirs = new ArrayList<>();
     try (var listing = Files.list(root)) {
-      listing.filter(p -> STEP_DIR.matcher(p.getFileName().toString()).matches()).forEach(dirs::add);
+      listing.filter(p -> STEP_DIR.matcher(p.getFileName().toString()).matches())
+          .filter(p -> Files.exists(p.resolve(STATE_FILE))).forEach(dirs::add);
     }
     dirs.sort(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed());
     for (int i = Math.max(1, keep); i < dirs.size(); i++) {

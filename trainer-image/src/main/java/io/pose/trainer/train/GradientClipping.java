@@ -31,16 +31,23 @@ public final class GradientClipping {
       try (NDArray n = FusedOps.globalNorm(grads)) {
         norm = n.getFloat();
       }
-      if (maxNorm > 0 && Double.isFinite(norm)) {
-        // torch computes the coefficient in fp32 from the fp32 norm
-        float coefficient = (float) maxNorm / ((float) norm + 1e-6f);
-        if (coefficient < 1.0f) {
-          FusedOps.scale(grads, coefficient);
-        }
-      }
+      scaleToNorm(grads, norm, maxNorm);
       return norm;
     } finally {
       grads.forEach(NDArray::close);
+    }
+  }
+
+  /**
+   * Scales gradients whose 2-norm together is norm by min(1, maxNorm / (norm + 1e-6)), the coefficient computed in
+   * fp32 from the fp32 norm as torch does; nothing when maxNorm is 0 (clipping off) or the norm is not finite.
+   */
+  static void scaleToNorm(List<NDArray> grads, double norm, double maxNorm) {
+    if (maxNorm > 0 && Double.isFinite(norm)) {
+      float coefficient = (float) maxNorm / ((float) norm + 1e-6f);
+      if (coefficient < 1.0f) {
+        FusedOps.scale(grads, coefficient);
+      }
     }
   }
 }

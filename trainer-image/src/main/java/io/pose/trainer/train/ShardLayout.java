@@ -26,12 +26,7 @@ public final class ShardLayout {
   /**
    * A unit: its parameters, its flat size (a multiple of the world size x ALIGN) and the size of each rank's shard.
    */
-  public record Unit(int index, String name, List<Param> params, long flatSize, long shardSize) {
-    /** Parameter elements (without padding). */
-    public long elements() {
-      return params.stream().mapToLong(Param::numel).sum();
-    }
-  }
+  public record Unit(int index, String name, List<Param> params, long flatSize, long shardSize) {}
 
   /**
    * A contiguous piece of a parameter inside a range of its unit's flat buffer.
@@ -49,11 +44,9 @@ public final class ShardLayout {
   }
 
   private final List<Unit> units;
-  private final int world;
 
-  private ShardLayout(List<Unit> units, int world) {
+  private ShardLayout(List<Unit> units) {
     this.units = units;
-    this.world = world;
   }
 
   public static ShardLayout of(ModelConfig config, int world) {
@@ -78,7 +71,7 @@ public final class ShardLayout {
       long flat = align(Math.max(offset, 1), (long) ALIGN * world);
       units.add(new Unit(u, u == 0 ? "root" : "layers." + (u - 1), List.copyOf(params), flat, flat / world));
     }
-    return new ShardLayout(List.copyOf(units), world);
+    return new ShardLayout(List.copyOf(units));
   }
 
   static long align(long n, long to) {
@@ -87,21 +80,6 @@ public final class ShardLayout {
 
   public List<Unit> units() {
     return units;
-  }
-
-  public int world() {
-    return world;
-  }
-
-  /** The unit with the most flat elements (what a gather holds at once). */
-  public Unit largest() {
-    Unit best = units.get(0);
-    for (Unit u : units) {
-      if (u.flatSize() > best.flatSize()) {
-        best = u;
-      }
-    }
-    return best;
   }
 
   /** The pieces of parameters inside flat elements [from, to) of a unit. */

@@ -177,13 +177,7 @@ public final class Trainer {
         FusedOps.scale(all, 1.0 / lossScale); // exact: the scale is a power of two
       }
       norm = model.gradientNorm(grads);
-      if (plan.maxGradNorm() > 0 && Double.isFinite(norm)) {
-        // as clip_grad_norm_: the coefficient in fp32 from the fp32 norm
-        float coefficient = (float) plan.maxGradNorm() / ((float) norm + 1e-6f);
-        if (coefficient < 1.0f) {
-          FusedOps.scale(all, coefficient);
-        }
-      }
+      GradientClipping.scaleToNorm(all, norm, plan.maxGradNorm()); // as clip_grad_norm_, over every rank's norm
       double lr = plan.schedule().at(step);
       boolean finite = Double.isFinite(norm); // the same on every rank: the norm is
       if (scaler != null) {

@@ -3,14 +3,24 @@ package io.pose.trainer.train;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pose.trainer.dist.InProcessGroup;
+import io.pose.trainer.dist.SingleRank;
 import io.pose.trainer.io.CheckpointException;
+import io.pose.trainer.io.SafetensorsWriter;
+import io.pose.trainer.io.ShardedTensors;
+import io.pose.trainer.io.TensorData;
 import io.pose.trainer.kernels.ComputeType;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -109,5 +119,123 @@ class CheckpointStoreTest {
     Files.writeString(dir.resolve("trainer_state.json"), "{\"step\": 2,");
     assertThatThrownBy(() -> new CheckpointStore(dir.getParent()).latest()).isInstanceOf(CheckpointException.class)
         .hasMessageContaining("trainer_state.json: not valid JSON");
+  }
+
+  /**
+   * A checkpoint of the single-process trainer (model.safetensors with the weights, optimizer.safetensors with the
+   * moments, whole tensors, a state without format or shards) is still read, and resumes exactly as the sharded
+   * checkpoint it was made from.
+   */
+  @Test
+  void aSingleProcessCheckpointResumesExactlyLikeTheShardedOne(@TempDir Path tmp) throws Exception {
+    Path sharded = copy(tmp);
+    Path legacy = tmp.resolve("legacy/step-00000002");
+    Files.createDirectories(legacy);
+    List<TensorData> weights = new ArrayList<>();
+    List<TensorData> moments = new ArrayList<>();
+    try (ShardedTensors t = ShardedTensors.open(List.of(sharded.resolve(CheckpointStore.shardName(0, 2)),
+        sharded.resolve(CheckpointStore.shardName(1, 2))), "step 2")) {
+      for (Map.Entry<String, long[]> e : t.tensors().entrySet()) {
+        long n = 1;
+        for (long d : e.getValue()) {
+          n *= d;
+        }
+        TensorData d = TensorData.f32(e.getKey(), e.getValue(), t.floats(e.getKey(), 0, (int) n));
+        (e.getKey().startsWith("exp_avg") ? moments : weights).add(d);
+      }
+    }
+    SafetensorsWriter.write(legacy.resolve("model.safetensors"), weights, Map.of("format", "pt"));
+    SafetensorsWriter.write(legacy.resolve(CheckpointStore.LEGACY_OPTIMIZER_FILE), moments, Map.of());
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode state = (ObjectNode) json.readTree(sharded.resolve(CheckpointStore.STATE_FILE).toFile());
+    List.of("format", "shards", "worldSize", "zeroStage").forEach(state::remove);
+    Files.writeString(legacy.resolve(CheckpointStore.STATE_FILE), json.writeValueAsString(state));
+
+    CheckpointStore.Saved fromLegacy = new CheckpointStore(legacy.getParent()).latest().orElseThrow();
+    CheckpointStore.Saved fromShards = new CheckpointStore(sharded.getParent()).latest().orElseThrow();
+    assertThat(fromLegacy.worldSize()).isEqualTo(1);
+    assertThat(fromLegacy.zeroStage()).isZero();
+    String weight = "model.layers.0.self_attn.q_proj.weight";
+    String moment = "exp_avg_sq/" + weight;
+    try (CheckpointStore.Stored a = CheckpointStore.open(fromLegacy);
+        CheckpointStore.Stored b = CheckpointStore.open(fromShards)) {
+      assertThat(a.describe()).isEqualTo(legacy.toString());
+      for (String name : List.of(weight, moment, "exp_avg/" + weight)) {
+        assertThat(a.has(name)).as(name).isTrue();
+        assertThat(a.shape(name)).as(name).containsExactly(b.shape(name));
+        assertThat(a.floats(name, 5, 100)).as(name).containsExactly(b.floats(name, 5, 100));
+      }
+      assertThat(a.has("no.such.weight")).isFalse();
+      assertThat(b.has("no.such.weight")).isFalse();
+      assertThat(a.floats(moment, 0, 8)).as("a moment, not the weight of the same name")
+          .isNotEqualTo(a.floats(weight, 0, 8));
+    }
+
+    ZeroTest.pool = Executors.newCachedThreadPool();
+    try {
+      List<ZeroTest.Outcome> a = ZeroTest.train(1, 0, ComputeType.FP32, ZeroTest.plan(1, 1.0, false),
+          tmp.resolve("a"), fromLegacy, 4, r -> SingleRank.INSTANCE);
+      List<ZeroTest.Outcome> b = ZeroTest.train(1, 0, ComputeType.FP32, ZeroTest.plan(1, 1.0, false),
+          tmp.resolve("b"), fromShards, 4, r -> SingleRank.INSTANCE);
+      assertThat(a.get(0).steps()).extracting(StepResult::loss)
+          .containsExactlyElementsOf(b.get(0).steps().stream().map(StepResult::loss).toList());
+      for (String name : b.get(0).weights().keySet()) {
+        assertThat(a.get(0).weights().get(name)).as(name).containsExactly(b.get(0).weights().get(name));
+      }
+    } finally {
+      ZeroTest.pool.shutdownNow();
+    }
+  }
+
+  static void state(Path dir, int step) throws IOException {
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve(CheckpointStore.STATE_FILE), "{\"step\": " + step
+        + ", \"samplesConsumed\": 0, \"adamStep\": 0, \"runIdentity\": \"r\"}");
+  }
+
+  /**
+   * The newest checkpoint is the highest step among the directories named step-NNNNNNNN that hold a state; other
+   * directories are not checkpoints, are never resumed and never pruned.
+   */
+  @Test
+  void theNewestIsTheHighestStepAndOtherDirectoriesAreLeftAlone(@TempDir Path tmp) throws IOException {
+    Path root = tmp.resolve("checkpoints");
+    for (int step : new int[] {3, 17, 5, 12, 1, 9, 20, 14, 7, 2, 11, 16}) {
+      state(root.resolve(String.format("step-%08d", step)), step);
+    }
+    Files.createDirectories(root.resolve("step-00000030")); // no state: a copy cut off
+    state(root.resolve("step-99"), 99); // not a checkpoint's name
+    state(root.resolve("notes"), 98);
+    CheckpointStore store = new CheckpointStore(root);
+    assertThat(store.root()).isEqualTo(root);
+    assertThat(store.latest().orElseThrow().step()).isEqualTo(20);
+    assertThat(store.saved(12).directory()).isEqualTo(root.resolve("step-00000012"));
+
+    store.prune(3);
+    try (var listing = Files.list(root)) {
+      assertThat(listing.map(p -> p.getFileName().toString()).sorted()).containsExactly("notes", "step-00000016",
+          "step-00000017", "step-00000020", "step-00000030", "step-99");
+    }
+    assertThat(store.latest().orElseThrow().step()).isEqualTo(20);
+    assertThat(new CheckpointStore(tmp.resolve("none")).latest()).isEmpty();
+  }
+
+  static int openFiles() {
+    String[] fds = new java.io.File("/proc/self/fd").list();
+    return fds == null ? -1 : fds.length;
+  }
+
+  /** Closing a checkpoint's tensors closes every shard file. */
+  @Test
+  void closingACheckpointClosesItsFiles(@TempDir Path tmp) throws IOException {
+    Path dir = copy(tmp);
+    CheckpointStore.Saved saved = new CheckpointStore(dir.getParent()).latest().orElseThrow();
+    int before = openFiles();
+    for (int i = 0; i < 100; i++) {
+      try (CheckpointStore.Stored stored = CheckpointStore.open(saved)) {
+        assertThat(stored.floats("model.norm.weight", 0, 4)).hasSize(4);
+      }
+    }
+    assertThat(openFiles()).isLessThan(before + 20);
   }
 }

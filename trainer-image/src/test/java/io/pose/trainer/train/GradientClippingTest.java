@@ -74,4 +74,15 @@ class GradientClippingTest {
     NDArray p = m.zeros(new ai.djl.ndarray.types.Shape(2));
     assertThat(GradientClipping.clip(List.of(p), 1.0)).isZero();
   }
+
+  /** Clipping takes handles of the gradients and closes them: it leaves no tensor behind. */
+  @Test
+  void clippingLeavesNoTensorBehind() {
+    NDArray a = withGradient(3f, 4f);
+    NDArray b = withGradient(1f);
+    int before = m.getManagedArrays().size();
+    GradientClipping.clip(List.of(a, b), 1.0);
+    GradientClipping.clip(List.of(a, b), 100.0);
+    assertThat(m.getManagedArrays()).hasSize(before);
+  }
 }
