@@ -51,6 +51,13 @@ public final class Trainer {
    */
   public Trainer(NDManager manager, Decoder decoder, ZeroModel model, SampleStream data, TrainingPlan plan,
       CheckpointStore checkpoints, String runIdentity) {
+    this(manager, decoder, model, data, plan, checkpoints, runIdentity,
+        decoder.compute() == ComputeType.FP16 ? new LossScaler() : null);
+  }
+
+  /** @param scaler fp16's dynamic loss scale (null for the other precisions) */
+  Trainer(NDManager manager, Decoder decoder, ZeroModel model, SampleStream data, TrainingPlan plan,
+      CheckpointStore checkpoints, String runIdentity, LossScaler scaler) {
     this.collective = model.collective();
     if (collective.worldSize() != plan.dataParallelRanks()) {
       throw new IllegalArgumentException("the plan has " + plan.dataParallelRanks() + " data-parallel ranks, the "
@@ -66,7 +73,7 @@ public final class Trainer {
     this.adam = new AdamW(plan.beta1(), plan.beta2(), plan.eps(), plan.weightDecay());
     // the moments exist from the start: a checkpoint before the first real update (fp16 skips overflowing steps) has them
     adam.initialize(model.ownedWeights());
-    this.scaler = decoder.compute() == ComputeType.FP16 ? new LossScaler() : null;
+    this.scaler = scaler;
   }
 
   /**

@@ -14,6 +14,7 @@ class LossScalerTest {
     s.update(true);
     s.update(true);
     assertThat(s.scale()).isEqualTo(1024);
+    assertThat(s.goodSteps()).as("good steps since the last change").isEqualTo(2);
     s.update(false);
     assertThat(s.scale()).isEqualTo(512);
     assertThat(s.goodSteps()).isZero();
@@ -28,5 +29,8 @@ class LossScalerTest {
     assertThat(s.scale()).isEqualTo(16);
     assertThat(new LossScaler().scale()).isEqualTo(65536);
     assertThatThrownBy(() -> new LossScaler(1000, 5)).hasMessageContaining("power of two");
+    assertThatThrownBy(() -> new LossScaler(0, 5)).hasMessageContaining("power of two");
+    assertThatThrownBy(() -> new LossScaler(-2, 5)).hasMessageContaining("power of two");
+    assertThat(new LossScaler(0.5, 5).scale()).isEqualTo(0.5);
   }
 }

@@ -89,12 +89,18 @@ class TrainerTest {
   /** A rank of a run under a ZeRO stage, its weights read from a model directory or a checkpoint. */
   static Run run(TensorSource weights, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute,
       int zeroStage, Collective collective) throws IOException {
+    return run(weights, plan, checkpoints, identity, compute, zeroStage, collective,
+        compute == ComputeType.FP16 ? new LossScaler() : null);
+  }
+
+  static Run run(TensorSource weights, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute,
+      int zeroStage, Collective collective, LossScaler scaler) throws IOException {
     NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu());
     ZeroModel model = ZeroModel.load(config, zeroStage, collective, m, plan.recomputeActivations(), weights);
     TokenFile data = TokenFile.open(corpus);
     SampleStream stream = new SampleStream(data, Samplers.official(LC, LT), 5, LC);
     Trainer t = new Trainer(m, new Decoder(config, model, compute), model, stream, plan,
-        new CheckpointStore(checkpoints), identity);
+        new CheckpointStore(checkpoints), identity, scaler);
     return new Run(m, data, model, t);
   }
 
@@ -211,6 +217,96 @@ class TrainerTest {
       int after1 = run.manager().getManagedArrays().size();
       run.trainer().run(5, r -> { });
       assertThat(run.manager().getManagedArrays()).as("tensors held after 5 steps vs after 1").hasSize(after1);
+    }
+  }
+
+  static com.fasterxml.jackson.databind.JsonNode state(CheckpointStore.Saved saved) throws IOException {
+    return new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        saved.directory().resolve(CheckpointStore.STATE_FILE).toFile());
+  }
+
+  /**
+   * fp16 at a loss scale that overflows: the step is skipped (the weights stay, the norm is not finite), the scale
+   * halves until the gradients are finite, and a checkpoint after a skipped first step has its moments and its
+   * scale.
+   */
+  @Test
+  void fp16SkipsOverflowingStepsHalvesTheScaleAndCheckpointsBeforeAnyUpdate(@TempDir Path tmp) throws IOException {
+    Map<String, float[]> base;
+    try (Checkpoint c = Checkpoint.open(MODEL);
+        Run run = run(c, plan(16, 1, 20), tmp, "fp16", ComputeType.FP16, 0, SingleRank.INSTANCE,
+            new LossScaler(0x1p24, 1000))) {
+      base = snapshot(run.model());
+      List<StepResult> first = run.trainer().run(1, r -> { });
+      assertThat(Double.isFinite(first.get(0).gradNorm())).as("the first step overflows: NaN or infinite").isFalse();
+      Map<String, float[]> after = snapshot(run.model());
+      for (String name : base.keySet()) {
+        assertThat(after.get(name)).as("%s unchanged by a skipped step", name).containsExactly(base.get(name));
+      }
+      CheckpointStore.Saved one = new CheckpointStore(tmp).saved(1);
+      assertThat(state(one).get("lossScale").asDouble()).isEqualTo(0x1p23);
+      assertThat(state(one).get("adamStep").asLong()).as("no update yet").isZero();
+      try (CheckpointStore.Stored stored = CheckpointStore.open(one)) {
+        assertThat(stored.floats("exp_avg/model.norm.weight", 0, 4)).containsOnly(0f);
+      }
+      List<StepResult> rest = run.trainer().run(16, r -> { });
+      assertThat(rest.get(rest.size() - 1).gradNorm()).as("the scale came down until the gradients fit").isFinite();
+      double last = state(new CheckpointStore(tmp).saved(16)).get("lossScale").asDouble();
+      assertThat(last).isLessThan(0x1p23);
+      long skipped = rest.stream().filter(r -> !Double.isFinite(r.gradNorm())).count() + 1;
+      assertThat(last).as("halved once per skipped step").isEqualTo(Math.scalb(1.0, 24 - (int) skipped));
+    }
+  }
+
+  /**
+   * The scaler's state is part of a checkpoint: with a scale that grows every 3 good steps and halves on overflow, a
+   * run resumed at step 10 goes on bit for bit like the uninterrupted one.
+   */
+  @Test
+  void fp16ResumesWithTheScaleAndGoodStepsItStoppedAt(@TempDir Path tmp) throws IOException {
+    Map<String, float[]> straight;
+    double straightScale;
+    try (Checkpoint c = Checkpoint.open(MODEL);
+        Run a = run(c, plan(24, 10, 5), tmp.resolve("a"), "fp16", ComputeType.FP16, 0, SingleRank.INSTANCE,
+            new LossScaler(0x1p16, 3))) {
+      a.trainer().run(24, r -> { });
+      straight = snapshot(a.model());
+      straightScale = state(new CheckpointStore(tmp.resolve("a")).saved(20)).get("lossScale").asDouble();
+    }
+    Path checkpoints = tmp.resolve("b");
+    try (Checkpoint c = Checkpoint.open(MODEL);
+        Run b = run(c, plan(24, 10, 5), checkpoints, "fp16", ComputeType.FP16, 0, SingleRank.INSTANCE,
+            new LossScaler(0x1p16, 3))) {
+      b.trainer().run(10, r -> { });
+    }
+    CheckpointStore.Saved saved = new CheckpointStore(checkpoints).saved(10);
+    assertThat(state(saved).get("lossScale").asDouble()).as("the scale moved by step 10").isNotEqualTo(0x1p16);
+    assertThat(state(saved).get("lossScaleGoodSteps").asInt()).isBetween(0, 2);
+    try (CheckpointStore.Stored stored = CheckpointStore.open(saved);
+        Run resumed = run(stored, plan(24, 10, 5), checkpoints, "fp16", ComputeType.FP16, 0, SingleRank.INSTANCE,
+            new LossScaler(0x1p16, 3))) {
+      resumed.trainer().resumeFrom(saved, stored);
+      resumed.trainer().run(24, r -> { });
+      assertThat(state(new CheckpointStore(checkpoints).saved(20)).get("lossScale").asDouble())
+          .isEqualTo(straightScale);
+      Map<String, float[]> after = snapshot(resumed.model());
+      for (String name : straight.keySet()) {
+        assertThat(after.get(name)).as(name).containsExactly(straight.get(name));
+      }
+    }
+  }
+
+  /** A step reports its wall time in seconds, and each rank reads its own contiguous share of the global batch. */
+  @Test
+  void aStepReportsItsSecondsAndTokens(@TempDir Path tmp) throws IOException {
+    try (Run run = run(MODEL, plan(2, 1000, 1), tmp, "time")) {
+      long start = System.nanoTime();
+      List<StepResult> steps = run.trainer().run(2, r -> { });
+      double wall = (System.nanoTime() - start) / 1e9;
+      for (StepResult r : steps) {
+        assertThat(r.seconds()).isPositive().isLessThanOrEqualTo(wall);
+      }
+      assertThat(steps.get(0).seconds() + steps.get(1).seconds()).isLessThanOrEqualTo(wall);
     }
   }
 }
