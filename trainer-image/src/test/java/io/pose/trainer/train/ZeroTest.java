@@ -73,6 +73,12 @@ class ZeroTest {
         0.01, maxGradNorm, 2, 2, 0, recompute);
   }
 
+  /** The same run with micro-batches of two samples (4 ranks x 1, 2 ranks x 2, 1 rank x 4 of them). */
+  static TrainingPlan planOfPairs(int ranks, double maxGradNorm) {
+    return new TrainingPlan(4, 8, 2, ranks, new LearningRateSchedule(3e-3, 1, 4, LrSchedule.COSINE), 0.9, 0.95, 1e-8,
+        0.01, maxGradNorm, 2, 2, 0, false);
+  }
+
   /** What a rank ended with. */
   record Outcome(List<StepResult> steps, Map<String, float[]> weights) {}
 
@@ -294,5 +300,31 @@ class ZeroTest {
         return;
       }
     }).hasMessageContaining("2 data-parallel ranks, the collective 3");
+  }
+
+  /**
+   * With micro-batches of two, each rank still reads its own contiguous share of the global batch (rank r from
+   * sample r x accumulation x micro-batch): two ranks of two micro-batches of two train as one rank of eight samples.
+   */
+  @Test
+  void microBatchesOfTwoSplitTheGlobalBatchLikeMicroBatchesOfOne(@TempDir Path tmp) throws Exception {
+    Outcome one = single(ComputeType.FP32, plan(1, 1.0, false), tmp.resolve("one"));
+    for (int ranks : new int[] {1, 2}) {
+      InProcessGroup group = new InProcessGroup(ranks, Duration.ofMinutes(2));
+      List<Outcome> pairs = train(ranks, 0, ComputeType.FP32, planOfPairs(ranks, 1.0), tmp.resolve("pairs" + ranks),
+          null, 4, group::member);
+      for (int s = 0; s < 4; s++) {
+        assertThat(pairs.get(0).steps().get(s).loss()).as("%d ranks: loss of step %d", ranks, s + 1)
+            .isCloseTo(one.steps().get(s).loss(), offset(1e-5));
+        assertThat(pairs.get(0).steps().get(s).tokens()).isEqualTo(one.steps().get(s).tokens());
+      }
+      for (String name : one.weights().keySet()) {
+        float[] expected = one.weights().get(name);
+        float[] actual = pairs.get(0).weights().get(name);
+        for (int i = 0; i < expected.length; i++) {
+          assertThat(actual[i]).as("%d ranks: %s[%d]", ranks, name, i).isCloseTo(expected[i], offset(FP32_WEIGHTS));
+        }
+      }
+    }
   }
 }
