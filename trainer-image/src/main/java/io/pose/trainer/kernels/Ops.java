@@ -84,21 +84,6 @@ public final class Ops {
     return manager.create(mask, new Shape(queries, keys));
   }
 
-  /**
-   * Additive attention mask [T, T]: 0 where query i may attend to key j (j <= i, and i - j < window when a sliding
-   * window is set), -inf elsewhere. Like transformers, the window counts token indices, not position ids.
-   */
-  public static NDArray causalMask(NDManager manager, int length, Integer slidingWindow) {
-    float[] mask = new float[length * length];
-    for (int i = 0; i < length; i++) {
-      for (int j = 0; j < length; j++) {
-        boolean visible = j <= i && (slidingWindow == null || i - j < slidingWindow);
-        mask[i * length + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
-      }
-    }
-    return manager.create(mask, new Shape(length, length));
-  }
-
   /** Rows of an embedding matrix for token ids [B, T] (int64): [B, T, hidden]. */
   public static NDArray embedding(NDArray weight, NDArray ids) {
     Shape shape = ids.getShape();

@@ -106,7 +106,7 @@ class FusedOpsTest {
     NDArray v = randn(2, 2, 7, 8);
     double scale = 1 / Math.sqrt(8);
     same(List.of(q, k, v), in -> FusedOps.attention(in.get(0), in.get(1), in.get(2), scale),
-        in -> plainAttention(in.get(0), in.get(1), in.get(2), Ops.causalMask(m, 7, null), scale), 1e-5);
+        in -> plainAttention(in.get(0), in.get(1), in.get(2), causalMask(m, 7, null), scale), 1e-5);
   }
 
   @Test
@@ -114,7 +114,7 @@ class FusedOpsTest {
     NDArray q = randn(1, 2, 9, 4);
     NDArray k = randn(1, 2, 9, 4);
     NDArray v = randn(1, 2, 9, 4);
-    NDArray mask = Ops.causalMask(m, 9, 3);
+    NDArray mask = causalMask(m, 9, 3);
     same(List.of(q, k, v), in -> FusedOps.attention(in.get(0), in.get(1), in.get(2), mask, 0.5),
         in -> plainAttention(in.get(0), in.get(1), in.get(2), mask, 0.5), 1e-5);
   }
@@ -207,5 +207,20 @@ class FusedOpsTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessage("a view of 3 values at -3 does not lie inside 10");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> FusedOps.view(flat, 8, new long[] {3}))
         .isInstanceOf(IllegalArgumentException.class).hasMessage("a view of 3 values at 8 does not lie inside 10");
+  }
+
+  /**
+   * The reference: an additive attention mask [T, T]: 0 where query i may attend to key j (j <= i, and i - j < window when a sliding
+   * window is set), -inf elsewhere. Like transformers, the window counts token indices, not position ids.
+   */
+  static NDArray causalMask(NDManager manager, int length, Integer slidingWindow) {
+    float[] mask = new float[length * length];
+    for (int i = 0; i < length; i++) {
+      for (int j = 0; j < length; j++) {
+        boolean visible = j <= i && (slidingWindow == null || i - j < slidingWindow);
+        mask[i * length + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
+      }
+    }
+    return manager.create(mask, new Shape(length, length));
   }
 }
