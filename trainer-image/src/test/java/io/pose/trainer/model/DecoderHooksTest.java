@@ -32,6 +32,7 @@ class DecoderHooksTest {
     final NDManager manager;
     final List<String> calls = new ArrayList<>();
     final List<Integer> live = new ArrayList<>();
+    final java.util.Map<String, float[]> gradients = new java.util.TreeMap<>();
 
     Recorder(DecoderWeights weights, Boolean layerwise, NDManager manager) {
       this.weights = weights;
@@ -87,6 +88,7 @@ class DecoderHooksTest {
         double loss = new Decoder(config, recorder, ComputeType.FP32).lossAndGradients(ids, POSITIONS, ids, 1.0,
             recompute);
         assertThat(loss).isPositive();
+        weights.all().forEach((name, w) -> recorder.gradients.put(name, w.getGradient().toFloatArray()));
         return recorder;
       }
     }
@@ -104,10 +106,36 @@ class DecoderHooksTest {
       "beforeForward 2", "afterForward 2", "beforeBackward 2", "afterBackward 2", "beforeBackward 1", "afterBackward 1",
       "afterBackward 0");
 
+  /**
+   * Recomputation runs each layer between its hooks, and a layer's backward (its recomputed forward, its graph, the
+   * gradient from above) leaves no more tensors alive than there were before it.
+   */
   @Test
-  void recomputationRunsEachLayerBetweenItsHooks() throws IOException {
-    assertThat(step(null, true).calls).containsExactlyElementsOf(LAYER_BY_LAYER);
-    assertThat(step(true, true).calls).containsExactlyElementsOf(LAYER_BY_LAYER);
+  void recomputationRunsEachLayerBetweenItsHooksAndKeepsNothingOfItsBackward() throws IOException {
+    for (Boolean layerwise : new Boolean[] {null, true}) {
+      Recorder r = step(layerwise, true);
+      assertThat(r.calls).containsExactlyElementsOf(LAYER_BY_LAYER);
+      for (int unit : new int[] {2, 1}) {
+        assertThat(r.live.get(r.calls.indexOf("afterBackward " + unit)))
+            .as("tensors alive after layer %d's backward", unit - 1)
+            .isLessThanOrEqualTo(r.live.get(r.calls.indexOf("beforeBackward " + unit)));
+      }
+    }
+  }
+
+  /** However the backward runs, the gradients are the same. */
+  @Test
+  void everyWayOfRunningTheBackwardGivesTheSameGradients() throws IOException {
+    Recorder whole = step(null, false);
+    for (Recorder other : List.of(step(true, false), step(null, true), step(true, true))) {
+      assertThat(other.gradients.keySet()).containsExactlyElementsOf(whole.gradients.keySet());
+      whole.gradients.forEach((name, g) -> {
+        float[] o = other.gradients.get(name);
+        for (int i = 0; i < g.length; i++) {
+          assertThat(o[i]).as("%s[%d]", name, i).isCloseTo(g[i], org.assertj.core.data.Offset.offset(1e-6f));
+        }
+      });
+    }
   }
 
   /**
