@@ -7,13 +7,15 @@ and PoSE-style skipped positions far beyond the original window): the logits, th
 inside the model as in training) and the gradients of a few named weights.
 
 Models: llama (MHA), llama-gqa-tied (grouped-query heads, tied embeddings), llama-yarn (YaRN x4),
-mistral-swa (GQA and a sliding window shorter than the sequence). Eager attention in fp32, so that the reference
+mistral-swa (GQA and a sliding window shorter than the sequence), llama-dynamic (dynamic NTK x4: the base grows
+with the largest position of the batch, so the PoSE positions run at a scaled base and the plain ones do not). Eager attention in fp32, so that the reference
 is the plain formula.
 
-    /tmp/pyref/bin/python tools/reference/make_tiny_models.py
+    /tmp/pyref/bin/python tools/reference/make_tiny_models.py [name ...]   (all models when no name is given)
 """
 import json
 import pathlib
+import sys
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
@@ -36,6 +38,9 @@ MODELS = {
                                                                         "rope_theta": 10000.0})),
     "mistral-swa": (MistralConfig, MistralForCausalLM, dict(num_key_value_heads=1, max_position_embeddings=64,
                                                             sliding_window=6, rope_theta=10000.0)),
+    "llama-dynamic": (LlamaConfig, LlamaForCausalLM, dict(num_key_value_heads=2, max_position_embeddings=64,
+                                                          rope_parameters={"rope_type": "dynamic", "factor": 4.0,
+                                                                           "rope_theta": 10000.0})),
 }
 
 IDS = [[1, 17, 42, 5, 99, 3, 77, 60, 11, 23, 90, 8], [1, 64, 2, 127, 31, 8, 8, 45, 19, 100, 7, 33]]
@@ -69,7 +74,9 @@ def run(model, positions):
 
 
 def main():
-    for name, (config_type, model_type, extra) in MODELS.items():
+    names = sys.argv[1:] or list(MODELS)
+    for name in names:
+        config_type, model_type, extra = MODELS[name]
         torch.manual_seed(len(name) * 1000 + 7)
         config = config_type(**COMMON, **extra)
         model = model_type(config).to(torch.float32)

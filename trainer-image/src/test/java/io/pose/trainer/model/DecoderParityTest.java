@@ -33,7 +33,7 @@ class DecoderParityTest {
   static final Path MODELS = Path.of("src/test/resources/tiny-models");
 
   @ParameterizedTest
-  @ValueSource(strings = {"llama", "llama-gqa-tied", "llama-yarn", "mistral-swa"})
+  @ValueSource(strings = {"llama", "llama-gqa-tied", "llama-yarn", "mistral-swa", "llama-dynamic"})
   void matchesTransformers(String name) throws IOException {
     Path dir = MODELS.resolve(name);
     JsonNode reference = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
