@@ -172,6 +172,12 @@ class ShardedTensorsTest {
           return indices(p, from, count);
         }, 4);
     assertThat(produced).containsExactly("b 0+2", "w 0+4", "w 4+4", "w 8+2");
+    String header = SafetensorsWriter.headerText(Files.readAllBytes(file));
+    assertThat(header.length() % 8).as("padded to 8 bytes").isZero();
+    assertThat(header.strip()).as("the piece table in __metadata__, after the caller's entries; tensors by name")
+        .startsWith("{\"__metadata__\":{\"step\":\"7\",\"pose.pieces\":\"{\\\"w\\\":")
+        .endsWith("\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+            + "\"w\":{\"dtype\":\"F32\",\"shape\":[10],\"data_offsets\":[8,48]}}");
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
       Map<String, String> meta = new LinkedHashMap<>(f.metadata());
       assertThat(meta).containsOnlyKeys("step", ShardedTensors.PIECES_KEY).containsEntry("step", "7");
