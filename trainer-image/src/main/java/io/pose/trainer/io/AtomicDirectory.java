@@ -25,6 +25,18 @@ public final class AtomicDirectory {
     void writeInto(Path directory) throws IOException;
   }
 
+  /**
+   * An fsync of an open file or directory, before a rename makes it count: a seam through which tests see what is
+   * forced and when (whether the data reached the disk shows only after a power loss).
+   */
+  @FunctionalInterface
+  interface Fsync {
+    void force(FileChannel channel, Path path) throws IOException;
+  }
+
+  /** How files and directories are forced (tests observe it; production only ever uses this default). */
+  static volatile Fsync fsync = (channel, path) -> channel.force(true);
+
   public static void write(Path target, Content content) throws IOException {
     Path absolute = target.toAbsolutePath();
     Path parent = absolute.getParent();
@@ -129,7 +141,7 @@ public final class AtomicDirectory {
       public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
         // opened for reading: fsync needs no write access, and copied files may be read-only
         try (FileChannel c = FileChannel.open(file, StandardOpenOption.READ)) {
-          c.force(true);
+          fsync.force(c, file);
         }
         return FileVisitResult.CONTINUE;
       }
@@ -145,7 +157,7 @@ public final class AtomicDirectory {
   /** fsync of a directory (its entries), where the platform allows opening one. */
   private static void force(Path dir) {
     try (FileChannel c = FileChannel.open(dir, StandardOpenOption.READ)) {
-      c.force(true);
+      fsync.force(c, dir);
     } catch (IOException e) {
       // some file systems refuse to open directories; the renames are still atomic
     }

@@ -86,6 +86,12 @@ public final class ModelExport {
    */
   public static void write(Path baseDirectory, ConfigExtension.Plan plan, TensorSource weights, List<String> names,
       Path target, long maxShardBytes, Part part) throws IOException {
+    write(baseDirectory, plan, weights, names, target, maxShardBytes, part, CHUNK);
+  }
+
+  /** The export above, converting at most chunk values of a tensor at a time. */
+  static void write(Path baseDirectory, ConfigExtension.Plan plan, TensorSource weights, List<String> names,
+      Path target, long maxShardBytes, Part part, int chunk) throws IOException {
     Path baseConfig = baseDirectory.resolve("config.json");
     ObjectNode original = (ObjectNode) JSON.readTree(Files.readString(baseConfig));
     String extended = ConfigExtension.extend(Files.readString(baseConfig), plan, baseConfig.toString());
@@ -103,7 +109,7 @@ public final class ModelExport {
     Path staging = AtomicDirectory.sharedStaging(target);
     for (int i = part.rank(); i < shards.size(); i += part.world()) {
       SafetensorsWriter.write(staging.resolve(CheckpointWriter.fileName(i, shards.size())), shards.get(i),
-          Map.of("format", "pt"), (header, out) -> convert(weights, header, out));
+          Map.of("format", "pt"), (header, out) -> convert(weights, header, out, chunk));
     }
     part.barrier().run(); // every shard is written
     if (part.rank() == 0) {
@@ -131,12 +137,12 @@ public final class ModelExport {
   }
 
   /** A tensor's fp32 values, read a chunk at a time and written in the file's dtype. */
-  private static void convert(TensorSource weights, SafetensorsWriter.Header header, SafetensorsWriter.Sink out)
-      throws IOException {
+  private static void convert(TensorSource weights, SafetensorsWriter.Header header, SafetensorsWriter.Sink out,
+      int chunk) throws IOException {
     long numel = header.bytes() / header.dtype().bytes();
-    ByteBuffer b = ByteBuffer.allocate((int) Math.min(numel, CHUNK) * header.dtype().bytes()).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b = ByteBuffer.allocate((int) Math.min(numel, chunk) * header.dtype().bytes()).order(ByteOrder.LITTLE_ENDIAN);
     for (long done = 0; done < numel; ) {
-      int n = (int) Math.min(CHUNK, numel - done);
+      int n = (int) Math.min(chunk, numel - done);
       float[] values = weights.floats(header.name(), done, n);
       b.clear();
       for (float v : values) {

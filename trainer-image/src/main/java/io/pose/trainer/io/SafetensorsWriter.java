@@ -125,7 +125,7 @@ public final class SafetensorsWriter {
             throw new IllegalStateException(t.name() + ": " + written[0] + " bytes written, its header says " + t.bytes());
           }
         }
-        out.force(true);
+        AtomicDirectory.fsync.force(out, temp);
       } catch (java.nio.file.FileSystemException e) {
         throw e;
       } catch (IOException e) {

@@ -51,6 +51,12 @@ public final class ShardedTensors implements TensorSource, AutoCloseable {
   /** Writes pieces (fp32) into one file, atomically; the values are produced one piece at a time. */
   public static void write(Path file, List<Piece> pieces, Map<String, String> metadata, Values values)
       throws IOException {
+    write(file, pieces, metadata, values, CHUNK);
+  }
+
+  /** {@link #write(Path, List, Map, Values)}, producing at most chunk values at a time. */
+  static void write(Path file, List<Piece> pieces, Map<String, String> metadata, Values values, int chunk)
+      throws IOException {
     ObjectNode table = JSON.createObjectNode();
     List<SafetensorsWriter.Header> headers = new ArrayList<>();
     Map<String, Piece> byName = new LinkedHashMap<>();
@@ -70,10 +76,10 @@ public final class ShardedTensors implements TensorSource, AutoCloseable {
     meta.put(PIECES_KEY, JSON.writeValueAsString(table));
     SafetensorsWriter.write(file, headers, meta, (header, out) -> {
       Piece p = byName.get(header.name());
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) Math.min(CHUNK, p.count()) * 4)
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) Math.min(chunk, p.count()) * 4)
           .order(java.nio.ByteOrder.LITTLE_ENDIAN);
       for (long done = 0; done < p.count(); ) {
-        int n = (int) Math.min(CHUNK, p.count() - done);
+        int n = (int) Math.min(chunk, p.count() - done);
         float[] v = values.of(p, done, n);
         if (v.length != n) {
           throw new IllegalStateException(p.name() + ": " + v.length + " values for " + n + " of a piece");

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,6 +72,65 @@ class CheckpointTest {
   }
 
   @Test
+  void onlyPickledWeightsGetTheirOwnReason(@TempDir Path tmp) throws IOException {
+    Path pt = Files.createDirectories(tmp.resolve("pt"));
+    Files.writeString(pt.resolve("model.pt"), "not a safetensors file");
+    assertThatThrownBy(() -> Checkpoint.open(pt)).isInstanceOf(CheckpointException.class).hasMessage(pt
+        + ": no model.safetensors and no model.safetensors.index.json; the .bin/.pt weights there are pickles, which "
+        + "are not loaded (unpickling can run arbitrary code): convert them to safetensors");
+    Path readme = Files.createDirectories(tmp.resolve("readme"));
+    Files.writeString(readme.resolve("README.md"), "# a model card, no weights");
+    assertThatThrownBy(() -> Checkpoint.open(readme)).isInstanceOf(CheckpointException.class)
+        .hasMessage(readme + ": no model.safetensors and no model.safetensors.index.json");
+  }
+
+  @Test
+  void answersForItsOwnTensorsOnly(@TempDir Path tmp) throws IOException {
+    Path dir = copyOfSharded(tmp);
+    try (Checkpoint c = Checkpoint.open(dir)) {
+      assertThat(c.directory()).isEqualTo(dir);
+      assertThat(c.describe()).isEqualTo(dir.toString());
+      assertThat(c.has("model.norm.weight")).isTrue();
+      assertThat(c.has("model.embed_tokens.weight")).isTrue();
+      assertThat(c.has("no-such-tensor")).isFalse();
+      assertThat(c.shape("model.embed_tokens.weight")).containsExactly(7, 4);
+      assertThat(c.floats("model.norm.weight", 1, 2)).containsExactly(-2.5f, 3.25f);
+      ByteBuffer raw = c.raw("model.norm.weight");
+      assertThat(raw.remaining()).isEqualTo(16);
+      assertThat(raw.getFloat(12)).isEqualTo(65504.0f);
+      assertThatThrownBy(() -> c.floats("no-such-tensor", 0, 1)).isInstanceOf(CheckpointException.class)
+          .hasMessage(dir + ": the checkpoint has no tensor no-such-tensor");
+    }
+  }
+
+  /** A refused checkpoint closes the shards it had opened; closing one releases every shard. */
+  @Test
+  void refusedAndClosedCheckpointsHoldNoDescriptor(@TempDir Path tmp) throws IOException {
+    Path dir = copyOfSharded(tmp);
+    Path index = dir.resolve(Checkpoint.INDEX_FILE);
+    String text = Files.readString(index);
+    Files.writeString(index, text.replace("\"model.norm.weight\": \"model-00002-of-00002.safetensors\"",
+        "\"model.norm.weight\": \"model-00001-of-00002.safetensors\""));
+    int before = SafetensorsEdgesTest.openFiles();
+    assertThat(before).as("/proc/self/fd is readable").isPositive();
+    for (int i = 0; i < 200; i++) {
+      assertThatThrownBy(() -> Checkpoint.open(dir)).hasMessageContaining("but that shard does not hold it");
+    }
+    assertThat(SafetensorsEdgesTest.openFiles()).isLessThan(before + 20);
+
+    Files.writeString(index, text);
+    for (int i = 0; i < 200; i++) {
+      Checkpoint.open(dir).close();
+    }
+    assertThat(SafetensorsEdgesTest.openFiles()).isLessThan(before + 20);
+    Checkpoint c = Checkpoint.open(dir);
+    assertThat(c.floats("model.norm.weight", 0, 1)).containsExactly(1.0f);
+    c.close();
+    assertThatThrownBy(() -> c.floats("model.norm.weight", 0, 1)).isInstanceOf(ClosedChannelException.class);
+    assertThatThrownBy(() -> c.floats("model.embed_tokens.weight", 0, 1)).isInstanceOf(ClosedChannelException.class);
+  }
+
+  @Test
   void writesShardsAndAnIndexThatReadBack(@TempDir Path tmp) throws IOException {
     List<TensorData> tensors = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
@@ -89,6 +150,29 @@ class CheckpointTest {
     Path single = tmp.resolve("single");
     assertThat(CheckpointWriter.write(single, tensors, CheckpointWriter.DEFAULT_MAX_SHARD_BYTES, Map.of()))
         .extracting(p -> p.getFileName().toString()).containsExactly("model.safetensors");
+  }
+
+  @Test
+  void aShardHoldsTensorsUpToExactlyTheLimit() {
+    assertThat(CheckpointWriter.split(List.of(400L, 600L), Long::longValue, 1000)).as("exactly the limit")
+        .containsExactly(List.of(400L, 600L));
+    assertThat(CheckpointWriter.split(List.of(400L, 601L), Long::longValue, 1000)).as("one byte more")
+        .containsExactly(List.of(400L), List.of(601L));
+    assertThat(CheckpointWriter.split(List.of(1500L, 10L, 990L, 1L), Long::longValue, 1000))
+        .as("a tensor larger than the limit alone").containsExactly(List.of(1500L), List.of(10L, 990L), List.of(1L));
+    assertThat(CheckpointWriter.split(List.<Long>of(), Long::longValue, 1000)).as("no tensors: one empty shard")
+        .containsExactly(List.of());
+  }
+
+  @Test
+  void tensorDataMustHoldExactlyItsShapesBytes() {
+    assertThatThrownBy(() -> new TensorData("w", DType.F32, new long[] {2, 3}, ByteBuffer.allocate(20)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("w: F32[2, 3] needs 24 bytes, got 20");
+    assertThatThrownBy(() -> new TensorData("w", DType.BF16, new long[] {3}, ByteBuffer.allocate(8)))
+        .hasMessage("w: BF16[3] needs 6 bytes, got 8");
+    assertThatThrownBy(() -> new TensorData("w", DType.F32, new long[] {2, -3}, ByteBuffer.allocate(0)))
+        .hasMessage("w: negative dimension in [2, -3]");
+    assertThat(new TensorData("w", DType.I64, new long[] {2, 3}, ByteBuffer.allocate(48)).bytes()).isEqualTo(48);
   }
 
   @Test
