@@ -220,6 +220,23 @@ class CheckpointStoreTest {
     assertThat(new CheckpointStore(tmp.resolve("none")).latest()).isEmpty();
   }
 
+  /** A single-process checkpoint whose optimizer file is missing is refused by name, and its weights file closed. */
+  @Test
+  void aSingleProcessCheckpointWithoutItsOptimizerFileIsRefusedAndLeavesNothingOpen(@TempDir Path tmp)
+      throws IOException {
+    Path dir = tmp.resolve("legacy/step-00000002");
+    Files.createDirectories(dir);
+    Files.copy(TrainerTest.MODEL.resolve("model.safetensors"), dir.resolve("model.safetensors"));
+    state(dir, 2);
+    CheckpointStore.Saved saved = new CheckpointStore(dir.getParent()).latest().orElseThrow();
+    int before = openFiles();
+    for (int i = 0; i < 100; i++) {
+      assertThatThrownBy(() -> CheckpointStore.open(saved)).isInstanceOf(java.nio.file.NoSuchFileException.class)
+          .hasMessageContaining(CheckpointStore.LEGACY_OPTIMIZER_FILE);
+    }
+    assertThat(openFiles()).isLessThan(before + 20);
+  }
+
   static int openFiles() {
     String[] fds = new java.io.File("/proc/self/fd").list();
     return fds == null ? -1 : fds.length;
@@ -237,5 +254,105 @@ class CheckpointStoreTest {
       }
     }
     assertThat(openFiles()).isLessThan(before + 20);
+  }
+
+  /** Rank 0's collective, slow after every barrier: as a rank 0 that takes its time to commit. */
+  static io.pose.trainer.dist.Collective slowAfterBarriers(io.pose.trainer.dist.Collective inner) {
+    return new io.pose.trainer.dist.Collective() {
+      @Override
+      public int rank() {
+        return inner.rank();
+      }
+
+      @Override
+      public int worldSize() {
+        return inner.worldSize();
+      }
+
+      @Override
+      public void allReduceSum(ai.djl.ndarray.NDArray tensor) {
+        inner.allReduceSum(tensor);
+      }
+
+      @Override
+      public double[] allReduce(double[] values, Op op) {
+        return inner.allReduce(values, op);
+      }
+
+      @Override
+      public void broadcast(ai.djl.ndarray.NDArray tensor, int root) {
+        inner.broadcast(tensor, root);
+      }
+
+      @Override
+      public Pending allGatherAsync(ai.djl.ndarray.NDArray shard, ai.djl.ndarray.NDArray full) {
+        return inner.allGatherAsync(shard, full);
+      }
+
+      @Override
+      public Pending reduceScatterAsync(ai.djl.ndarray.NDArray full, ai.djl.ndarray.NDArray shard) {
+        return inner.reduceScatterAsync(full, shard);
+      }
+
+      @Override
+      public void barrier() {
+        inner.barrier();
+        try {
+          Thread.sleep(300);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      @Override
+      public void abort(String reason) {
+        inner.abort(reason);
+      }
+
+      @Override
+      public void close() {
+        inner.close();
+      }
+    };
+  }
+
+  /**
+   * When save returns on a rank, the checkpoint is in place for it, however late rank 0 commits: what a rank that
+   * then stops, or agrees with the others on the newest checkpoint, relies on.
+   */
+  @Test
+  void whenSaveReturnsOnAnyRankTheCheckpointIsInPlace(@TempDir Path tmp) throws Exception {
+    Path checkpoints = tmp.resolve("checkpoints");
+    InProcessGroup group = new InProcessGroup(2, Duration.ofMinutes(1));
+    TrainingPlan plan = ZeroTest.plan(2, 1.0, false);
+    java.util.concurrent.ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      List<java.util.concurrent.Future<List<Integer>>> seen = new ArrayList<>();
+      for (int r = 0; r < 2; r++) {
+        int rank = r;
+        seen.add(pool.submit(() -> {
+          io.pose.trainer.dist.Collective c = rank == 0 ? slowAfterBarriers(group.member(0)) : group.member(1);
+          List<Integer> latest = new ArrayList<>();
+          try (io.pose.trainer.io.Checkpoint weights = io.pose.trainer.io.Checkpoint.open(TrainerTest.MODEL);
+              TrainerTest.Run run = TrainerTest.run(weights, plan, checkpoints, "race", ComputeType.FP32, 0, c)) {
+            run.trainer().run(4, step -> {
+              try {
+                latest.add(new CheckpointStore(checkpoints).latest().map(CheckpointStore.Saved::step).orElse(0));
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+          } finally {
+            c.close();
+          }
+          return latest;
+        }));
+      }
+      // checkpoints every 2 steps: after step 2 and step 4 every rank sees them at once
+      assertThat(seen.get(1).get()).as("rank 1").containsExactly(0, 2, 2, 4);
+      assertThat(seen.get(0).get()).as("rank 0").containsExactly(0, 2, 2, 4);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 }
