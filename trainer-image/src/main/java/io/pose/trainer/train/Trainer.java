@@ -96,11 +96,6 @@ public final class Trainer {
     return lastCheckpointStep;
   }
 
-  /** This rank's parameters. */
-  public ZeroModel model() {
-    return model;
-  }
-
   public int step() {
     return step;
   }

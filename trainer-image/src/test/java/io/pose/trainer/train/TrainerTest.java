@@ -89,8 +89,14 @@ class TrainerTest {
   /** A rank of a run under a ZeRO stage, its weights read from a model directory or a checkpoint. */
   static Run run(TensorSource weights, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute,
       int zeroStage, Collective collective) throws IOException {
-    return run(weights, plan, checkpoints, identity, compute, zeroStage, collective,
-        compute == ComputeType.FP16 ? new LossScaler() : null);
+    NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu());
+    ZeroModel model = ZeroModel.load(config, zeroStage, collective, m, plan.recomputeActivations(), weights);
+    TokenFile data = TokenFile.open(corpus);
+    SampleStream stream = new SampleStream(data, Samplers.official(LC, LT), 5, LC);
+    // as the stages make it: the decoder's precision decides the loss scaling
+    Trainer t = new Trainer(m, new Decoder(config, model, compute), model, stream, plan,
+        new CheckpointStore(checkpoints), identity);
+    return new Run(m, data, model, t);
   }
 
   static Run run(TensorSource weights, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute,
@@ -195,6 +201,11 @@ class TrainerTest {
       b.trainer().run(20, r -> { });
     }
     CheckpointStore.Saved saved = new CheckpointStore(checkpoints).latest().orElseThrow();
+    // fp16 gets the dynamic loss scale (nothing overflowed: it stands at its initial value), bf16 none
+    assertThat(state(saved).has("lossScale")).isEqualTo(compute == ComputeType.FP16);
+    if (compute == ComputeType.FP16) {
+      assertThat(state(saved).get("lossScale").asDouble()).isEqualTo(LossScaler.INITIAL_SCALE);
+    }
     try (Run resumed = resume(saved, plan(40, 20, 1), checkpoints, "mp", compute)) {
       resumed.trainer().run(40, r -> { });
       Map<String, float[]> after = snapshot(resumed.model());
@@ -307,6 +318,26 @@ class TrainerTest {
         assertThat(r.seconds()).isPositive().isLessThanOrEqualTo(wall);
       }
       assertThat(steps.get(0).seconds() + steps.get(1).seconds()).isLessThanOrEqualTo(wall);
+    }
+  }
+
+  /** A checkpoint on request (a stop between checkpoints) writes the step once, and nothing when it has one. */
+  @Test
+  void aCheckpointOnRequestIsWrittenOncePerStep(@TempDir Path tmp) throws IOException {
+    try (Run run = run(MODEL, plan(6, 2, 5), tmp, "request")) {
+      run.trainer().run(3, r -> { });
+      assertThat(run.trainer().lastCheckpointStep()).isEqualTo(2);
+      run.trainer().checkpoint();
+      assertThat(run.trainer().lastCheckpointStep()).isEqualTo(3);
+      CheckpointStore store = new CheckpointStore(tmp);
+      assertThat(store.latest().orElseThrow().step()).isEqualTo(3);
+      java.nio.file.attribute.FileTime written = Files.getLastModifiedTime(store.saved(3).directory());
+      Files.setLastModifiedTime(store.saved(3).directory(), java.nio.file.attribute.FileTime.fromMillis(0));
+      run.trainer().checkpoint();
+      assertThat(Files.getLastModifiedTime(store.saved(3).directory()).toMillis()).as("not written again").isZero();
+      assertThat(written.toMillis()).isPositive();
+      run.trainer().run(4, r -> { });
+      assertThat(run.trainer().lastCheckpointStep()).isEqualTo(4);
     }
   }
 }
