@@ -111,18 +111,18 @@ class CheckpointTest {
     String text = Files.readString(index);
     Files.writeString(index, text.replace("\"model.norm.weight\": \"model-00002-of-00002.safetensors\"",
         "\"model.norm.weight\": \"model-00001-of-00002.safetensors\""));
-    int before = SafetensorsEdgesTest.openFiles();
+    int before = OpenFiles.count();
     assertThat(before).as("/proc/self/fd is readable").isPositive();
     for (int i = 0; i < 200; i++) {
       assertThatThrownBy(() -> Checkpoint.open(dir)).hasMessageContaining("but that shard does not hold it");
     }
-    assertThat(SafetensorsEdgesTest.openFiles()).isLessThan(before + 20);
+    assertThat(OpenFiles.count()).isLessThan(before + 20);
 
     Files.writeString(index, text);
     for (int i = 0; i < 200; i++) {
       Checkpoint.open(dir).close();
     }
-    assertThat(SafetensorsEdgesTest.openFiles()).isLessThan(before + 20);
+    assertThat(OpenFiles.count()).isLessThan(before + 20);
     Checkpoint c = Checkpoint.open(dir);
     assertThat(c.floats("model.norm.weight", 0, 1)).containsExactly(1.0f);
     c.close();

@@ -3,7 +3,6 @@ package io.pose.trainer.io;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -190,22 +189,18 @@ class SafetensorsEdgesTest {
         .isInstanceOf(CheckpointException.class).hasMessage("unexpected end of file at byte 10");
   }
 
-  static int openFiles() {
-    File[] fds = new File("/proc/self/fd").listFiles();
-    return fds == null ? -1 : fds.length;
-  }
 
   /** A refused file is closed at once (a scan over many bad files runs out of no descriptors); so is a closed one. */
   @Test
   void refusedAndClosedFilesHoldNoDescriptor(@TempDir Path tmp) throws IOException {
     Path bad = tmp.resolve("bad.safetensors");
     Files.write(bad, file("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", new byte[8]));
-    int before = openFiles();
+    int before = OpenFiles.count();
     assertThat(before).as("/proc/self/fd is readable").isPositive();
     for (int i = 0; i < 200; i++) {
       assertThatThrownBy(() -> SafetensorsFile.open(bad)).isInstanceOf(CheckpointException.class);
     }
-    assertThat(openFiles()).isLessThan(before + 20);
+    assertThat(OpenFiles.count()).isLessThan(before + 20);
 
     Path good = tmp.resolve("good.safetensors");
     Files.write(good, file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", new byte[8]));

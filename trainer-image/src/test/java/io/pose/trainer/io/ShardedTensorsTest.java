@@ -211,7 +211,7 @@ class ShardedTensorsTest {
     Path rank0 = shard(tmp.resolve("rank0.safetensors"), new Piece("w", W, 0, 4));
     Path rank1 = shard(tmp.resolve("rank1.safetensors"), new Piece("w", W, 4, 6));
     Path absent = tmp.resolve("rank2.safetensors");
-    int before = SafetensorsEdgesTest.openFiles();
+    int before = OpenFiles.count();
     assertThat(before).as("/proc/self/fd is readable").isPositive();
     for (int i = 0; i < 100; i++) {
       assertThatThrownBy(() -> ShardedTensors.open(List.of(rank0, rank1, absent), "step 7"))
@@ -219,7 +219,7 @@ class ShardedTensorsTest {
       assertThatThrownBy(() -> ShardedTensors.open(List.of(rank0), "step 7"))
           .hasMessageContaining("is missing elements [4, 10)");
     }
-    assertThat(SafetensorsEdgesTest.openFiles()).isLessThan(before + 20);
+    assertThat(OpenFiles.count()).isLessThan(before + 20);
 
     ShardedTensors t = ShardedTensors.open(List.of(rank0, rank1), "step 7");
     assertThat(t.floats("w", 0, 10)).containsExactly(range(0, 10));

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pose.trainer.dist.InProcessGroup;
 import io.pose.trainer.dist.SingleRank;
 import io.pose.trainer.io.CheckpointException;
+import io.pose.trainer.io.OpenFiles;
 import io.pose.trainer.io.SafetensorsWriter;
 import io.pose.trainer.io.ShardedTensors;
 import io.pose.trainer.io.TensorData;
@@ -229,71 +230,32 @@ class CheckpointStoreTest {
     Files.copy(TrainerTest.MODEL.resolve("model.safetensors"), dir.resolve("model.safetensors"));
     state(dir, 2);
     CheckpointStore.Saved saved = new CheckpointStore(dir.getParent()).latest().orElseThrow();
-    int before = openFiles();
+    int before = OpenFiles.count();
     for (int i = 0; i < 100; i++) {
       assertThatThrownBy(() -> CheckpointStore.open(saved)).isInstanceOf(java.nio.file.NoSuchFileException.class)
           .hasMessageContaining(CheckpointStore.LEGACY_OPTIMIZER_FILE);
     }
-    assertThat(openFiles()).isLessThan(before + 20);
+    assertThat(OpenFiles.count()).isLessThan(before + 20);
   }
 
-  static int openFiles() {
-    String[] fds = new java.io.File("/proc/self/fd").list();
-    return fds == null ? -1 : fds.length;
-  }
 
   /** Closing a checkpoint's tensors closes every shard file. */
   @Test
   void closingACheckpointClosesItsFiles(@TempDir Path tmp) throws IOException {
     Path dir = copy(tmp);
     CheckpointStore.Saved saved = new CheckpointStore(dir.getParent()).latest().orElseThrow();
-    int before = openFiles();
+    int before = OpenFiles.count();
     for (int i = 0; i < 100; i++) {
       try (CheckpointStore.Stored stored = CheckpointStore.open(saved)) {
         assertThat(stored.floats("model.norm.weight", 0, 4)).hasSize(4);
       }
     }
-    assertThat(openFiles()).isLessThan(before + 20);
+    assertThat(OpenFiles.count()).isLessThan(before + 20);
   }
 
   /** Rank 0's collective, slow after every barrier: as a rank 0 that takes its time to commit. */
   static io.pose.trainer.dist.Collective slowAfterBarriers(io.pose.trainer.dist.Collective inner) {
-    return new io.pose.trainer.dist.Collective() {
-      @Override
-      public int rank() {
-        return inner.rank();
-      }
-
-      @Override
-      public int worldSize() {
-        return inner.worldSize();
-      }
-
-      @Override
-      public void allReduceSum(ai.djl.ndarray.NDArray tensor) {
-        inner.allReduceSum(tensor);
-      }
-
-      @Override
-      public double[] allReduce(double[] values, Op op) {
-        return inner.allReduce(values, op);
-      }
-
-      @Override
-      public void broadcast(ai.djl.ndarray.NDArray tensor, int root) {
-        inner.broadcast(tensor, root);
-      }
-
-      @Override
-      public Pending allGatherAsync(ai.djl.ndarray.NDArray shard, ai.djl.ndarray.NDArray full) {
-        return inner.allGatherAsync(shard, full);
-      }
-
-      @Override
-      public Pending reduceScatterAsync(ai.djl.ndarray.NDArray full, ai.djl.ndarray.NDArray shard) {
-        return inner.reduceScatterAsync(full, shard);
-      }
-
+    return new io.pose.trainer.dist.ForwardingCollective(inner) {
       @Override
       public void barrier() {
         inner.barrier();
@@ -302,16 +264,6 @@ class CheckpointStoreTest {
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
-      }
-
-      @Override
-      public void abort(String reason) {
-        inner.abort(reason);
-      }
-
-      @Override
-      public void close() {
-        inner.close();
       }
     };
   }

@@ -8,7 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.pose.core.hf.HfConfigs;
 import io.pose.core.hf.ModelConfig;
-import io.pose.trainer.dist.Collective;
+import io.pose.trainer.dist.ForwardingCollective;
 import io.pose.trainer.dist.SingleRank;
 import io.pose.trainer.io.Checkpoint;
 import io.pose.trainer.kernels.ComputeType;
@@ -38,10 +38,13 @@ class ZeroScheduleTest {
   }
 
   /** A collective that records every asynchronous operation and whether it was awaited. */
-  static class Recording implements Collective {
-    final Collective inner = SingleRank.INSTANCE;
+  static class Recording extends ForwardingCollective {
     final List<String> operations = new ArrayList<>();
     final List<boolean[]> awaited = new ArrayList<>();
+
+    Recording() {
+      super(SingleRank.INSTANCE);
+    }
 
     Pending track(String what, Pending p) {
       boolean[] done = new boolean[1];
@@ -58,31 +61,6 @@ class ZeroScheduleTest {
     }
 
     @Override
-    public int rank() {
-      return 0;
-    }
-
-    @Override
-    public int worldSize() {
-      return 1;
-    }
-
-    @Override
-    public void allReduceSum(NDArray tensor) {
-      inner.allReduceSum(tensor);
-    }
-
-    @Override
-    public double[] allReduce(double[] values, Op op) {
-      return inner.allReduce(values, op);
-    }
-
-    @Override
-    public void broadcast(NDArray tensor, int root) {
-      inner.broadcast(tensor, root);
-    }
-
-    @Override
     public Pending allGatherAsync(NDArray shard, NDArray full) {
       return track("all-gather " + full.size(), inner.allGatherAsync(shard, full));
     }
@@ -91,15 +69,6 @@ class ZeroScheduleTest {
     public Pending reduceScatterAsync(NDArray full, NDArray shard) {
       return track("reduce-scatter " + full.size(), inner.reduceScatterAsync(full, shard));
     }
-
-    @Override
-    public void barrier() {}
-
-    @Override
-    public void abort(String reason) {}
-
-    @Override
-    public void close() {}
   }
 
   /** The decoder's view of a ZeRO model, recording after each call what is gathered and which leaves are live. */
