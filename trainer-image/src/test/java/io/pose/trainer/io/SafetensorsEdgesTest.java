@@ -1,5 +1,6 @@
 package io.pose.trainer.io;
 
+import static io.pose.trainer.io.SafetensorsTest.openError;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -28,16 +29,6 @@ class SafetensorsEdgesTest {
     byte[] json = header.getBytes(StandardCharsets.UTF_8);
     return ByteBuffer.allocate(8 + json.length + data.length).order(ByteOrder.LITTLE_ENDIAN).putLong(json.length)
         .put(json).put(data).array();
-  }
-
-  static String openError(Path tmp, byte[] bytes) throws IOException {
-    Path path = tmp.resolve("bad.safetensors");
-    Files.write(path, bytes);
-    try (SafetensorsFile f = SafetensorsFile.open(path)) {
-      throw new AssertionError("opened " + f.tensors().keySet());
-    } catch (CheckpointException e) {
-      return e.getMessage().replace(path.toString(), "bad.safetensors");
-    }
   }
 
   static byte[] length(long headerLength, int fileBytes) {

@@ -122,7 +122,7 @@ class SafetensorsTest {
     return Files.readAllBytes(DIR.resolve("mixed.safetensors"));
   }
 
-  private static String openError(Path tmp, byte[] bytes) throws IOException {
+  static String openError(Path tmp, byte[] bytes) throws IOException {
     Path file = tmp.resolve("bad.safetensors");
     Files.write(file, bytes);
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
