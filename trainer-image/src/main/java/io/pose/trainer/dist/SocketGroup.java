@@ -48,6 +48,8 @@ public final class SocketGroup {
   static final int VERSION = 1;
   private static final int CHUNK_BYTES = 1 << 20;
   private static final Duration RETRY = Duration.ofMillis(200);
+  /** How long a breaking group lets the frames it already queued go out (a peer then reads why, not an EOF). */
+  static final Duration DRAIN = Duration.ofSeconds(1);
 
   /**
    * Where and how the ranks meet.
@@ -595,6 +597,24 @@ public final class SocketGroup {
 
     @Override
     protected void release() {
+      // frames already queued (this rank's side of the operation that failed, say) still go out, so that a peer
+      // reads them (and sees that the ranks ran different steps) rather than a closed connection; a writer stuck
+      // on a peer that reads nothing is stopped after DRAIN
+      for (ExecutorService w : writers) {
+        if (w != null) {
+          w.shutdown();
+        }
+      }
+      long deadline = System.nanoTime() + DRAIN.toNanos();
+      try {
+        for (ExecutorService w : writers) {
+          if (w != null) {
+            w.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       for (ExecutorService w : writers) {
         if (w != null) {
           w.shutdownNow();
