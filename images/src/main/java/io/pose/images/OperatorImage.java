@@ -56,7 +56,10 @@ public final class OperatorImage {
     layers.add(new Layer("app", app));
 
     env.put("QUARKUS_HTTP_HOST", "0.0.0.0");
-    List<String> entrypoint = List.of(Jre.JAVA_HOME + "/bin/java", "-XX:MaxRAMPercentage=75",
+    // C1 only: the operator waits on the API server, and C2's compilations of a fresh JVM cost more CPU than they
+    // save. With 500 resources at once on 2 cores, the operator's CPU fell from 33-42 s to 12-14 s and the last
+    // resource was ready after 25-28 s instead of 35-49 s (docs/benchmarks.md)
+    List<String> entrypoint = List.of(Jre.JAVA_HOME + "/bin/java", "-XX:MaxRAMPercentage=75", "-XX:TieredStopAtLevel=1",
         "-Djava.util.logging.manager=org.jboss.logmanager.LogManager", "-jar", DEPLOYMENTS + "/quarkus-run.jar");
     return new ImagePlan(NAME, release.tag(), base, List.copyOf(layers), entrypoint, env, Images.USER, DEPLOYMENTS,
         Images.labels(release, NAME, "PoSE context extension: the Kubernetes operator that reconciles "

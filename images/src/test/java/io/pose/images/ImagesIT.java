@@ -166,7 +166,8 @@ class ImagesIT {
     JsonNode c = image.config.path("config");
     assertThat(c.path("User").asText()).isEqualTo("65532:65532");
     assertThat(strings(c.path("Entrypoint"))).containsExactly("/opt/java/openjdk/bin/java", "-XX:MaxRAMPercentage=75",
-        "-Djava.util.logging.manager=org.jboss.logmanager.LogManager", "-jar", "/deployments/quarkus-run.jar");
+        "-XX:TieredStopAtLevel=1", "-Djava.util.logging.manager=org.jboss.logmanager.LogManager", "-jar",
+        "/deployments/quarkus-run.jar");
     assertThat(c.path("ExposedPorts").has("8080/tcp")).isTrue();
     assertThat(c.path("Labels").path("org.opencontainers.image.licenses").asText()).isEqualTo("Apache-2.0");
     List<List<String>> layers = layers("pose-operator", byTag.json());

@@ -182,7 +182,7 @@ public final class RealClusterScaleBenchmark {
     sb.append("\n\"Ready\" = the resource has its Fetch Job and the condition Valid=True, measured from the first create "
         + "call (polled every 250 ms). The operator runs in its own JVM exactly as the chart configures it (its "
         + "ServiceAccount token and ClusterRole, its environment, MaxRAMPercentage=75 of the chart's 1 GiB memory "
-        + "limit); \"live after\" is its heap after a full GC (jcmd GC.run) once all resources are ready; \"peak seen\" "
+        + "limit, the image's C1-only JIT); \"live after\" is its heap after a full GC (jcmd GC.run) once all resources are ready; \"peak seen\" "
         + "is the largest heap its /q/metrics reported while polling (garbage included). Goal: all ready in under 30 s, "
         + "heap under 256 MiB.\n");
     return sb.toString();

@@ -125,7 +125,8 @@ public final class OperatorProcess implements AutoCloseable {
       return this;
     }
     String javaCommand = ProcessHandle.current().info().command().orElse("java");
-    List<String> command = new ArrayList<>(List.of(javaCommand, "-XX:MaxRAMPercentage=75",
+    // the image's entrypoint (images' OperatorImage)
+    List<String> command = new ArrayList<>(List.of(javaCommand, "-XX:MaxRAMPercentage=75", "-XX:TieredStopAtLevel=1",
         "-Djava.util.logging.manager=org.jboss.logmanager.LogManager", "-jar",
         OperatorHarness.repoRoot().resolve("operator/target/quarkus-app/quarkus-run.jar").toString()));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
