@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import io.pose.trainer.kernels.ComputeType;
@@ -89,24 +90,27 @@ class TrainerTest {
   /** A rank of a run under a ZeRO stage, its weights read from a model directory or a checkpoint. */
   static Run run(TensorSource weights, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute,
       int zeroStage, Collective collective) throws IOException {
-    NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu());
-    ZeroModel model = ZeroModel.load(config, zeroStage, collective, m, plan.recomputeActivations(), weights);
-    TokenFile data = TokenFile.open(corpus);
-    SampleStream stream = new SampleStream(data, Samplers.official(LC, LT), 5, LC);
-    // as the stages make it: the decoder's precision decides the loss scaling
-    Trainer t = new Trainer(m, new Decoder(config, model, compute), model, stream, plan,
-        new CheckpointStore(checkpoints), identity);
-    return new Run(m, data, model, t);
+    return run(weights, plan, checkpoints, identity, compute, zeroStage, collective, Optional.empty());
   }
 
+  /** The same with this fp16 loss scaler instead of the default one. */
   static Run run(TensorSource weights, TrainingPlan plan, Path checkpoints, String identity, ComputeType compute,
       int zeroStage, Collective collective, LossScaler scaler) throws IOException {
+    return run(weights, plan, checkpoints, identity, compute, zeroStage, collective, Optional.of(scaler));
+  }
+
+  private static Run run(TensorSource weights, TrainingPlan plan, Path checkpoints, String identity,
+      ComputeType compute, int zeroStage, Collective collective, Optional<LossScaler> scaler) throws IOException {
     NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu());
     ZeroModel model = ZeroModel.load(config, zeroStage, collective, m, plan.recomputeActivations(), weights);
     TokenFile data = TokenFile.open(corpus);
     SampleStream stream = new SampleStream(data, Samplers.official(LC, LT), 5, LC);
-    Trainer t = new Trainer(m, new Decoder(config, model, compute), model, stream, plan,
-        new CheckpointStore(checkpoints), identity, scaler);
+    Decoder decoder = new Decoder(config, model, compute);
+    CheckpointStore store = new CheckpointStore(checkpoints);
+    // by default as the stages make it: the decoder's precision decides the loss scaling
+    Trainer t = scaler.isPresent()
+        ? new Trainer(m, decoder, model, stream, plan, store, identity, scaler.get())
+        : new Trainer(m, decoder, model, stream, plan, store, identity);
     return new Run(m, data, model, t);
   }
 
