@@ -24,6 +24,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -109,12 +111,15 @@ public final class Results {
       Size real = new Size(0, 0, methods.stream().map(m -> new Variant(m, scaling, false)).toList(), null);
       List<Row> rows = run(specFile, real, null, work, log);
       // the command as a reader reruns it: --work DIR only reused this machine's earlier measurements
-      String args0 = String.join(" ", args).replaceAll("\\s*--work\\s+\\S+", "");
+      String args0 = String.join(" ", args).replaceAll("\\s*--(work|out)\\s+\\S+", "");
+      String name = spec.getMetadata().getName();
       String figures = ResultsPlots.markdown(ResultsPlots.passkey(rows, spec.getSpec().getModel()
-          .getOriginalContextLength(), spec.getSpec().getTargetContextLength(), figuresDir(out), "real-"),
+          .getOriginalContextLength(), spec.getSpec().getTargetContextLength(), figuresDir(out), name + "-"),
           out.toAbsolutePath().getParent());
-      Files.writeString(out, withSection(previous, realModel(rows, spec, repo.relativize(specFile.toAbsolutePath()),
-          args0, figures)));
+      Provenance how = Provenance.of(work, "./mvnw -q -pl trainer-image test-compile exec:exec@results -Dtiny.args=\""
+          + args0 + "\"");
+      Files.writeString(out, withSection(previous, name, realModel(rows, spec,
+          repo.relativize(specFile.toAbsolutePath()), how, figures)));
       System.out.println("wrote " + out);
       return;
     }
@@ -135,8 +140,8 @@ public final class Results {
         figuresDir(out), ""), parent);
     String costFigures = ResultsPlots.markdown(ResultsPlots.cost(cost, TinyBase.WINDOW, figuresDir(out)), parent);
     String md = markdown(rows, cost, size, size == Size.QUICK ? "--quick" : "", figures, costFigures);
-    String kept = section(previous);
-    Files.writeString(out, kept == null ? md : withSection(md, kept));
+    String kept = sections(previous);
+    Files.writeString(out, kept.isEmpty() ? md : md.stripTrailing() + "\n\n" + kept + "\n");
     System.out.println("wrote " + out);
   }
 
@@ -365,42 +370,80 @@ public final class Results {
     return b.toString();
   }
 
-  static final String REAL_BEGIN = "<!-- real-model:begin -->";
-  static final String REAL_END = "<!-- real-model:end -->";
+  /** A real-model section, markers included: one per spec, named by the spec's metadata.name. */
+  private static final Pattern SECTION = Pattern.compile(
+      "<!-- real-model:([A-Za-z0-9.-]+):begin -->.*?<!-- real-model:\\1:end -->", Pattern.DOTALL);
 
-  /** The real-model section of a results.md, markers included, or null. */
-  static String section(String doc) {
-    int b = doc.indexOf(REAL_BEGIN);
-    int e = doc.indexOf(REAL_END);
-    return b >= 0 && e > b ? doc.substring(b, e + REAL_END.length()) : null;
+  static String begin(String name) {
+    return "<!-- real-model:" + name + ":begin -->";
   }
 
-  /** The document with its real-model section replaced by this one, or this one appended. */
-  static String withSection(String doc, String section) {
-    String old = section(doc);
-    return old != null ? doc.replace(old, section) : doc.stripTrailing() + "\n\n" + section + "\n";
+  static String end(String name) {
+    return "<!-- real-model:" + name + ":end -->";
+  }
+
+  /** The real-model sections of a results.md, markers included, in the order they appear ("" when none). */
+  static String sections(String doc) {
+    List<String> found = new ArrayList<>();
+    Matcher m = SECTION.matcher(doc);
+    while (m.find()) {
+      found.add(m.group());
+    }
+    return String.join("\n\n", found);
+  }
+
+  /** The document with the named spec's real-model section replaced by this one, or this one appended. */
+  static String withSection(String doc, String name, String section) {
+    Matcher m = SECTION.matcher(doc);
+    while (m.find()) {
+      if (m.group(1).equals(name)) {
+        return doc.substring(0, m.start()) + section + doc.substring(m.end());
+      }
+    }
+    return doc.stripTrailing() + "\n\n" + section + "\n";
+  }
+
+  /**
+   * How the variants of a work directory were measured: the machine, and the command a reader reruns. Read from
+   * machine.txt and command.txt in the directory where a run put them (a GPU machine's script does, and then the
+   * section can be rewritten anywhere from its measurements), else this machine and the given command, written there.
+   */
+  record Provenance(String machine, String command) {
+    static Provenance of(Path work, String command) throws IOException {
+      Path m = work.resolve("machine.txt");
+      Path c = work.resolve("command.txt");
+      if (!Files.exists(m)) {
+        Files.writeString(m, Results.machine() + "\n");
+      }
+      if (!Files.exists(c)) {
+        Files.writeString(c, "`" + command + "`\n");
+      }
+      return new Provenance(Files.readString(m).strip(), Files.readString(c).strip());
+    }
   }
 
   /** The section for a real pretrained model's comparison, run from its spec. */
-  static String realModel(List<Row> rows, ContextExtension resource, Path specFile, String args, String figures) {
+  static String realModel(List<Row> rows, ContextExtension resource, Path specFile, Provenance how, String figures) {
     ContextExtensionSpec spec = resource.getSpec();
     int original = spec.getModel().getOriginalContextLength();
     int target = spec.getTargetContextLength();
     var t = spec.getTraining();
     var passkey = spec.getEvaluation().getPasskey();
-    StringBuilder b = new StringBuilder(REAL_BEGIN).append('\n');
+    String name = resource.getMetadata().getName();
+    StringBuilder b = new StringBuilder(begin(name)).append('\n');
     b.append(String.format(Locale.ROOT, """
         ## A real pretrained model: %s, %d -> %d tokens
 
-        Written by the same program: `./mvnw -q -pl trainer-image test-compile exec:exec@results -Dtiny.args="%s"`,
-        after the recipe in [tools/models/README.md](../tools/models/README.md) has imported the model and written the
-        corpus.  \nMachine: %s  \nDate: %s
+        Written by the same program: %s, after the recipe in
+        [tools/models/README.md](../tools/models/README.md) has imported the model and written the corpus.  \n\
+        Machine: %s  \nDate: %s
 
         The spec is [%s](../%s): %s scaling (factor %s); %d training steps of %d samples of %d tokens (the training
         window) whose position ids reach %d, learning rate %s, %s. Each variant changes only the method: %s.
         Passkey: %d trials per length; perplexity: the spec's held-out documents, sliding windows of the given length.
         %s
-        """, spec.getModel().getSource().replaceAll(".*/", ""), original, target, args, machine(), LocalDate.now(),
+        """, spec.getModel().getSource().replaceAll(".*/", ""), original, target, how.command(), how.machine(),
+        LocalDate.now(),
         specFile, specFile, spec.getRopeScaling().getType().name().toLowerCase(Locale.ROOT),
         spec.getRopeScaling().getFactor() == null ? String.format(Locale.ROOT, "%.0f", (double) target / original)
             : spec.getRopeScaling().getFactor(),
@@ -415,7 +458,7 @@ public final class Results {
     b.append(window(rows, original, "###")).append('\n');
     b.append("### Cost of each variant: median step time\n\n");
     b.append(steps(rows, spec.getPose().getTrainingWindow(), target));
-    return b.append(REAL_END).toString();
+    return b.append(end(name)).toString();
   }
 
   /** What the quality table says, with its own figures, and why where the reason is known. */

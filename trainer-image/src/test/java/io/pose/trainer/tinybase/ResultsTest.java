@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pose.api.SpecIO;
 import io.pose.trainer.bench.CostCurve;
 import java.io.IOException;
+import java.nio.file.Files;
 import javax.imageio.ImageIO;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -53,20 +54,39 @@ class ResultsTest {
         // the original window's table: base 100% at 128 for every row, and the perplexity change
         .contains("![passkey yarn](results/passkey-yarn.png)").contains("## The original window kept").containsPattern("\\| none \\| yarn \\| 100% \\| \\d+% \\| 4\\.93 \\|");
 
-    // the real-model section: written from a spec, kept when the tiny tables are rewritten, replaced when rerun
+    // a real model's section per spec: written from it, kept when the tiny tables are rewritten, replaced when rerun
     Path spec = REPO.resolve("examples/smollm2-pose-cpu.yaml");
-    String section = Results.realModel(rows, SpecIO.read(spec), Path.of("examples/smollm2-pose-cpu.yaml"),
-        "--spec examples/smollm2-pose-cpu.yaml", "");
-    assertThat(section).startsWith(Results.REAL_BEGIN).endsWith(Results.REAL_END)
+    Path work = Files.createDirectories(tmp.resolve("real"));
+    Results.Provenance here = Results.Provenance.of(work, "./mvnw exec:exec@results -Dtiny.args=\"--spec x\"");
+    assertThat(here.machine()).isEqualTo(Results.machine());
+    assertThat(here.command()).isEqualTo("`./mvnw exec:exec@results -Dtiny.args=\"--spec x\"`");
+    String section = Results.realModel(rows, SpecIO.read(spec), Path.of("examples/smollm2-pose-cpu.yaml"), here, "");
+    assertThat(section).startsWith("<!-- real-model:smollm2-pose-cpu:begin -->")
+        .endsWith("<!-- real-model:smollm2-pose-cpu:end -->")
         .contains("## A real pretrained model: smollm2-135m, 8192 -> 16384 tokens")
-        .contains("-Dtiny.args=\"--spec examples/smollm2-pose-cpu.yaml\"")
+        .contains("Written by the same program: `./mvnw exec:exec@results -Dtiny.args=\"--spec x\"`, after")
         .contains("yarn scaling (factor 2); 20 training steps of 2 samples of 1024 tokens")
         .contains("### The original window kept").contains("| pose | yarn | 1024 | 16384 |");
-    String doc = Results.withSection(md, section);
+    String doc = Results.withSection(md, "smollm2-pose-cpu", section);
     assertThat(doc).startsWith(md.stripTrailing()).endsWith(section + "\n");
-    assertThat(Results.section(doc)).isEqualTo(section);
-    String rerun = Results.withSection(doc, Results.REAL_BEGIN + "\nnew\n" + Results.REAL_END);
-    assertThat(rerun).contains("\nnew\n").doesNotContain("A real pretrained model");
+    assertThat(Results.sections(doc)).isEqualTo(section);
+
+    // measured elsewhere (a GPU machine's script wrote how): the section says so, wherever it is rewritten
+    Path gpuWork = Files.createDirectories(tmp.resolve("gpu"));
+    Files.writeString(gpuWork.resolve("machine.txt"), "one NVIDIA H200, torch 2.11.0+cu130\n");
+    Files.writeString(gpuWork.resolve("command.txt"), "`bash tools/gpu/results.sh` (device)\n");
+    Results.Provenance there = Results.Provenance.of(gpuWork, "ignored");
+    assertThat(there).isEqualTo(new Results.Provenance("one NVIDIA H200, torch 2.11.0+cu130",
+        "`bash tools/gpu/results.sh` (device)"));
+    String gpu = Results.realModel(rows, SpecIO.read(REPO.resolve("examples/smollm2-pose-32k.yaml")),
+        Path.of("examples/smollm2-pose-32k.yaml"), there, "");
+    assertThat(gpu).contains("Machine: one NVIDIA H200, torch 2.11.0+cu130  \n")
+        .contains("program: `bash tools/gpu/results.sh` (device), after");
+    String both = Results.withSection(doc, "smollm2-pose-32k", gpu);
+    assertThat(Results.sections(both)).isEqualTo(section + "\n\n" + gpu);
+    String rerun = Results.withSection(both, "smollm2-pose-cpu",
+        Results.begin("smollm2-pose-cpu") + "\nnew\n" + Results.end("smollm2-pose-cpu"));
+    assertThat(rerun).contains("\nnew\n").contains(gpu).doesNotContain("8192 -> 16384 tokens");
   }
 
   @Test
