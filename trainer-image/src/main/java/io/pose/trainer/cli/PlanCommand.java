@@ -8,6 +8,7 @@ import io.pose.api.v1alpha1.TrainingSettings;
 import io.pose.core.hf.ConfigException;
 import io.pose.core.hf.HfConfigs;
 import io.pose.core.hf.ModelConfig;
+import io.pose.core.sampling.Samplers;
 import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.train.MemoryPlan;
 import java.io.PrintWriter;
@@ -89,8 +90,11 @@ final class PlanCommand implements Callable<Integer> {
     int perNode = Math.max(1, gpus);
     int world = s.getResources().getNodes() * perNode;
     ComputeType compute = io.pose.trainer.stage.TrainStage.computeType(t.getPrecision());
+    // tokens per sample: the training window, or the target length for full-length fine-tuning
+    int tokens = Samplers.of(Samplers.Method.valueOf(s.getPose().getMethod().name()), s.getPose().getTrainingWindow(),
+        s.getTargetContextLength(), s.getPose().getChunks() == null ? 1 : s.getPose().getChunks()).trainingWindow();
     MemoryPlan plan = MemoryPlan.of(new MemoryPlan.Inputs(model, world, t.getZeroStage(), compute,
-        t.getMicroBatchSize(), s.getPose().getTrainingWindow(), t.getActivationCheckpointing(), gpus > 0));
+        t.getMicroBatchSize(), tokens, t.getActivationCheckpointing(), gpus > 0));
     long params = MemoryPlan.totalParameters(model);
     out.printf(Locale.ROOT, "%s: %s parameters, %d layers; %d node%s x %d %s%n", file, String.format(Locale.ROOT,
         "%,d", params), model.numHiddenLayers(), s.getResources().getNodes(), s.getResources().getNodes() == 1 ? "" : "s",
@@ -105,7 +109,7 @@ final class PlanCommand implements Callable<Integer> {
       List<String> fits = plan.alternatives(device, perNode);
       return Commands.fail(err, ExitCode.INVALID_CONFIGURATION, "the plan needs " + MemoryPlan.gib(plan.total())
           + " per GPU, more than " + MemoryPlan.gib(device) + (fits.isEmpty() ? "; nothing tried fits: use GPUs with "
-              + "more memory or a shorter spec.pose.trainingWindow"
+              + "more memory or " + io.pose.trainer.stage.TrainStage.shorterSamples(s.getPose())
               : "; would fit: " + String.join("; or ", fits)));
     }
     out.flush();

@@ -168,8 +168,10 @@ public final class TrainStage {
     if (first) {
       describe(log, spec, base, extended, plan, world);
     }
+    // tokens per sample: the training window, or the target length for full-length fine-tuning
     MemoryPlan memory = MemoryPlan.of(new MemoryPlan.Inputs(extended, world.size(), t.getZeroStage(),
-        computeType(t.getPrecision()), t.getMicroBatchSize(), lc, t.getActivationCheckpointing(), world.gpus()));
+        computeType(t.getPrecision()), t.getMicroBatchSize(), sampler.trainingWindow(), t.getActivationCheckpointing(),
+        world.gpus()));
     long deviceBytes = world.gpus() ? Devices.memory() : 0;
     if (first) {
       log.print(memory.table(deviceBytes));
@@ -180,7 +182,7 @@ public final class TrainStage {
           + " per GPU, the GPUs have " + MemoryPlan.gib(deviceBytes) + " (spec.training.zeroStage "
           + t.getZeroStage() + ", microBatchSize " + t.getMicroBatchSize() + ", activationCheckpointing "
           + t.getActivationCheckpointing() + ", " + world.size() + " ranks): "
-          + (fits.isEmpty() ? "nothing tried fits: use GPUs with more memory or a shorter spec.pose.trainingWindow"
+          + (fits.isEmpty() ? "nothing tried fits: use GPUs with more memory or " + shorterSamples(pose)
               : "would fit: " + String.join("; or ", fits)));
     }
     if (first) {
@@ -397,6 +399,13 @@ public final class TrainStage {
   }
 
   /** The compute type of spec.training.precision. */
+  /** What makes a sample shorter: the training window, or for full-length fine-tuning the target length. */
+  public static String shorterSamples(PoseSettings pose) {
+    return pose.getMethod() == PoseSettings.Method.FULL
+        ? "a shorter spec.targetContextLength (full-length samples have as many tokens)"
+        : "a shorter spec.pose.trainingWindow";
+  }
+
   public static ComputeType computeType(TrainingSettings.Precision precision) {
     return switch (precision) {
       case BF16 -> ComputeType.BF16;

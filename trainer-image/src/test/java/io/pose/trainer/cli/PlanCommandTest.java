@@ -2,10 +2,15 @@ package io.pose.trainer.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code pose plan} on the reference run: Mistral-7B at 8k on 8 GPUs (examples/mistral-32k.yaml). */
 class PlanCommandTest {
@@ -43,6 +48,28 @@ class PlanCommandTest {
     Outcome tiny = plan("--config", SPEC.toString(), "--model-config", MISTRAL.toString(), "--gpu-memory", "16GB");
     assertThat(tiny.code()).isEqualTo(2);
     assertThat(tiny.err()).contains("nothing tried fits").contains("spec.pose.trainingWindow");
+  }
+
+  @Test
+  void fullLengthFineTuningIsPlannedAtTheTargetLength(@TempDir Path tmp) throws IOException {
+    // the same run with method: full trains 32768-token samples, and its plan says so
+    Path full = tmp.resolve("full.yaml");
+    Files.writeString(full, Files.readString(SPEC).replaceFirst("(?m)^  pose:\n", "  pose:\n    method: full\n")
+        .replaceFirst("(?m)^    chunks: 2.*\n", ""));
+    Outcome o = plan("--config", full.toString(), "--model-config", MISTRAL.toString(), "--gpu-memory", "141GB");
+    assertThat(o.out()).contains("micro batch 1 x 32768 tokens");
+    Outcome pose = plan("--config", SPEC.toString(), "--model-config", MISTRAL.toString(), "--gpu-memory", "141GB");
+    assertThat(peak(o.out())).isGreaterThan(peak(pose.out()) + 10);
+    Outcome small = plan("--config", full.toString(), "--model-config", MISTRAL.toString(), "--gpu-memory", "16GB");
+    assertThat(small.code()).isEqualTo(2);
+    assertThat(small.err()).contains("nothing tried fits").contains("a shorter spec.targetContextLength")
+        .doesNotContain("trainingWindow");
+  }
+
+  private static double peak(String out) {
+    Matcher m = Pattern.compile("peak +([0-9.]+) GiB").matcher(out);
+    assertThat(m.find()).as(out).isTrue();
+    return Double.parseDouble(m.group(1));
   }
 
   @Test

@@ -295,6 +295,16 @@ class TrainCommandTest {
   }
 
   @Test
+  void fullLengthFineTuningPlansItsMemoryForTargetLengthSamples(@TempDir Path tmp) throws IOException {
+    // a memory plan at the training window would let a full-length run pass the check and run out of memory
+    Path ws = workspace(tmp.resolve("ws"));
+    Outcome o = pose(config(tmp, spec("    method: full", 7).replace("steps: 6", "steps: 1")), ws);
+    assertThat(o.code()).as(o.out() + o.err()).isZero();
+    assertThat(o.out()).contains("sampling: full").contains("micro batch 2 x 256 tokens")
+        .doesNotContain("micro batch 2 x 32 tokens");
+  }
+
+  @Test
   void checkpointsOfAnotherRunAreNotResumed(@TempDir Path tmp) throws IOException {
     Path ws = workspace(tmp.resolve("ws"));
     assertThat(pose(config(tmp, spec("", 7)), ws, "--stop-after-steps", "2").code()).isZero();
