@@ -7,7 +7,7 @@ set -euo pipefail
 TORCH=$1
 OUT_DIR=$2
 ABI=${3:-1}
-P=.device-carry/gpu
+P=${POSE_CARRY:-.device-carry/gpu}
 NATIVE="$P/jni/engines/pytorch/pytorch-native/src/main/native"
 [ -d "$NATIVE" ] || { echo "build-jni.sh: $NATIVE is missing: run tools/gpu/prepare.sh" >&2; exit 2; }
 OBJ=$(mktemp -d)

@@ -30,33 +30,8 @@ case "$GPU" in
   *) PEAK=0 ;;
 esac
 
-PY=python3
-TORCH=$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))') || fail "python3 has no torch"
-TV=$($PY -c 'import torch; print(torch.__version__.split("+")[0])')
-CUDA_TAG=$($PY -c 'import torch; v = torch.version.cuda or ""; print("cu" + v.replace(".", ""))')
-ABI=$($PY -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
-SITE=$(dirname "$TORCH")
-say "torch $TV ($CUDA_TAG, C++11 ABI $ABI) at $TORCH; GPU $GPU, peak $PEAK TFLOPS"
-
-# the CUDA, cuDNN and NCCL libraries torch's libraries and JavaCPP's wrappers link by name
-NVLIBS=$(find "$SITE/nvidia" /usr/local/cuda/lib64 -maxdepth 4 \( -name 'libcudart.so*' -o -name 'libnccl.so*' \
-  -o -name 'libcublas*.so*' -o -name 'libcudnn*.so*' -o -name 'libnvrtc*.so*' -o -name 'libnvJitLink*.so*' \
-  -o -name 'libcusparse*.so*' -o -name 'libcufft*.so*' -o -name 'libcurand*.so*' -o -name 'libcusolver*.so*' \
-  -o -name 'libcupti*.so*' -o -name 'libnvToolsExt*.so*' -o -name 'libcufile*.so*' -o -name 'libnvshmem*.so*' \) \
-  -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
-export LD_LIBRARY_PATH="$TORCH/lib${NVLIBS:+:$NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-# DJL's JNI, built against this torch; the library directory DJL loads: torch's libraries and the JNI
-LIBDIR=/tmp/pose-libtorch
-rm -rf "$LIBDIR" && mkdir -p "$LIBDIR"
-for f in "$TORCH"/lib/*; do ln -s "$f" "$LIBDIR/"; done
-start=$(date +%s)
-say "building libdjl_torch.so from DJL 0.36's JNI sources"
-bash tools/gpu/build-jni.sh "$TORCH" "$LIBDIR" "$ABI" || fail "building DJL's JNI against torch $TV"
-say "built in $(( $(date +%s) - start )) s"
-
-export PYTORCH_LIBRARY_PATH="$LIBDIR" PYTORCH_VERSION="$TV" PYTORCH_FLAVOR="$CUDA_TAG"
-export DJL_CACHE_DIR=/tmp/pose-djl OPT_OUT_TRACKING=true DJL_OFFLINE=true RUST_FLAVOR=cpu
+say "GPU $GPU, peak $PEAK TFLOPS"
+source tools/gpu/torch-env.sh
 say "GpuCheck (steps of the ~100M model, ZeRO-3 on thread ranks, NCCL)"
 "$P/jre/bin/java" -Xmx8g -Dai.djl.offline=true -Dai.djl.pytorch.num_interop_threads=1 -cp "$P/lib/*" \
   io.pose.trainer.bench.GpuCheck --device gpu --models trainer-image/src/test/resources/tiny-models \

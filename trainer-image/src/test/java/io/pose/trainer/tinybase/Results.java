@@ -40,7 +40,7 @@ import java.util.stream.Stream;
  * <p>With {@code --work DIR} the variants and cost points already measured in DIR are reused, not run again (to
  * redraw the figures and tables). {@code --spec FILE [--methods ...]} compares the variants of another spec (a real
  * pretrained model: tools/models/README.md) and writes them as a section of the same file, which the tiny model's
- * tables leave in place.
+ * tables leave in place; with {@code --quick} each of its variants trains 2 steps and tries 1 passkey per length.
  */
 public final class Results {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -108,7 +108,9 @@ public final class Results {
     if (specFile != null) {
       ContextExtension spec = SpecIO.read(specFile);
       String scaling = spec.getSpec().getRopeScaling().getType().name().toLowerCase(Locale.ROOT);
-      Size real = new Size(0, 0, methods.stream().map(m -> new Variant(m, scaling, false)).toList(), null);
+      // --quick: 2 steps and 1 passkey trial per variant (the spec's own otherwise)
+      int quick = size == Size.QUICK ? 1 : 0;
+      Size real = new Size(2 * quick, quick, methods.stream().map(m -> new Variant(m, scaling, false)).toList(), null);
       List<Row> rows = run(specFile, real, null, work, log);
       // the command as a reader reruns it: --work DIR only reused this machine's earlier measurements
       String args0 = String.join(" ", args).replaceAll("\\s*--(work|out)\\s+\\S+", "");
