@@ -4,7 +4,7 @@
 # per call (each call carries at most 64 MiB with the working tree):
 #   .device-carry/smollm2-a, -b   the two halves of SmolLM2-135M-Instruct's GGUF file (98 MB; tools/models/smollm2.sh)
 #   .device-carry/results         the Java runtime (xz), the results program's classpath, DJL's JNI sources, the
-#                                 gguf package's wheel, the corpus and the GGUF file's SHA-256
+#                                 gguf package's wheel, the corpora (xz) and the GGUF file's SHA-256
 # Then it rehearses the whole run on this CPU (tools/gpu/rehearse-results.sh) unless NO_REHEARSAL=1.
 # Usage: bash tools/models/smollm2.sh && bash tools/gpu/prepare-results.sh
 set -euo pipefail
@@ -15,7 +15,7 @@ cache=${POSE_CACHE:-$HOME/.cache/pose}
 venv=$cache/venv-models
 GGUF_NAME=SmolLM2-135M-Instruct.Q4_1.gguf
 gguf=$cache/models/$GGUF_NAME
-[ -f "$gguf" ] && [ -f .pose/models/python-docs/held-out.jsonl ] || {
+[ -f "$gguf" ] && [ -f .pose/models/python-docs/held-out.jsonl ] && [ -f .pose/models/python-docs-long/train.jsonl ] || {
   echo "prepare-results.sh: run tools/models/smollm2.sh first (it downloads $GGUF_NAME and writes the corpus)" >&2
   exit 1
 }
@@ -93,7 +93,7 @@ rm -rf "$BUILD"
 # DJL's JNI sources, the gguf package (transformers reads GGUF through it; the GPU machine lacks it), the corpus
 cp -r "$C/gpu/jni" "$R/jni"
 "$venv/bin/pip" download -q --no-deps gguf==0.19.0 -d "$R/wheels"
-cp -r .pose/models/python-docs "$R/python-docs"
+tar -C .pose/models -cf - python-docs python-docs-long | xz -9 -T0 > "$R/corpus.tar.xz"
 
 # the model in two halves, and the whole file's SHA-256
 size=$(stat -c %s "$gguf")

@@ -50,6 +50,10 @@ grep -q '<!-- real-model:smollm2-rehearsal:begin -->' "$ROOT/out/results.md" || 
 grep -q '<!-- real-model:smollm2-pose-cpu:begin -->' "$ROOT/out/results.md" || fail "results.md lost the CPU section"
 grep -q '| full | yarn |' "$ROOT/out/results.md" || fail "results.md has no full-length row"
 tar -tzf "$ROOT/out/work.tgz" | grep -q 'full-yarn/eval/results.json' || fail "work.tgz lacks full-yarn's results"
+# the trained variants changed the model: their perplexity differs from the untrained one's
+ppl() { grep -m1 "^| $1 | yarn |" "$ROOT/out/results.md" | awk -F'|' '{print $(NF-1)}'; }
+[ "$(ppl pose)" != "$(ppl none)" ] && [ "$(ppl full)" != "$(ppl none)" ] \
+  || fail "pose or full has the untrained model's perplexity ($(ppl pose), $(ppl full), none $(ppl none))"
 # the section is written again here from the measurements alone, as it will be from the GPU's
 mkdir -p "$ROOT/again" && tar -xzf "$ROOT/out/work.tgz" -C "$ROOT/again"
 cp "$ROOT/out/results.md" "$ROOT/again.md"

