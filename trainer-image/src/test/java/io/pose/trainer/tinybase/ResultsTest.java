@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -87,6 +88,38 @@ class ResultsTest {
     String rerun = Results.withSection(both, "smollm2-pose-cpu",
         Results.begin("smollm2-pose-cpu") + "\nnew\n" + Results.end("smollm2-pose-cpu"));
     assertThat(rerun).contains("\nnew\n").contains(gpu).doesNotContain("8192 -> 16384 tokens");
+  }
+
+  @Test
+  void readsARealModelsTablePastTheWindowAgainstThePapersFinding() {
+    Map<Integer, Double> base = Map.of(4096, 1.0, 8192, 1.0, 16384, 0.0, 32768, 0.0);
+    Map<Integer, Double> basePpl = Map.of(8192, 8.0, 16384, 30.0);
+    List<Results.Row> rows = List.of(
+        row("pose", Map.of(4096, 1.0, 8192, 1.0, 16384, 0.9, 32768, 0.8), Map.of(8192, 7.5, 16384, 7.0), base, basePpl),
+        row("full", Map.of(4096, 1.0, 8192, 1.0, 16384, 0.9, 32768, 0.7), Map.of(8192, 7.4, 16384, 7.7), base, basePpl),
+        row("randpos", Map.of(4096, 1.0, 8192, 0.5, 16384, 0.3, 32768, 0.1), Map.of(8192, 9.0, 16384, 14.0), base,
+            basePpl),
+        row("none", Map.of(4096, 1.0, 8192, 1.0, 16384, 1.0, 32768, 1.0), Map.of(8192, 8.2, 16384, 7.0), base, basePpl));
+    String text = Results.realReading(rows, 8192, 10);
+    assertThat(text).startsWith("**What it shows.** Past its 8192-token window (16384 to 32768 tokens) the base model "
+            + "retrieves the pass key 0% of the time, and its perplexity at 16384 is 30.00.")
+        .contains("mean passkey accuracy (20 prompts each)")
+        // ranked by perplexity at the longest length, ties in the order measured
+        .contains("- pose: passkey 85%, perplexity 7.00\n- none: passkey 100%, perplexity 7.00\n"
+            + "- full: passkey 80%, perplexity 7.70\n- randpos: passkey 20%, perplexity 14.00\n")
+        // 85% against 80% is one prompt of 20: the same
+        .contains("against full-length fine-tuning, PoSE has the same passkey accuracy (within one prompt) and a "
+            + "perplexity 9% lower")
+        .contains("against RandPos, PoSE has a higher passkey accuracy and a perplexity 50% lower")
+        .contains("against the interpolation alone, PoSE has a lower passkey accuracy and the same perplexity.")
+        .contains("With 10 trials per length");
+    assertThat(Results.realReading(rows, 32768, 10)).as("nothing measured past the window").isEmpty();
+  }
+
+  private static Results.Row row(String method, Map<Integer, Double> passkey, Map<Integer, Double> ppl,
+      Map<Integer, Double> base, Map<Integer, Double> basePpl) {
+    return new Results.Row(method, "yarn", false, new java.util.TreeMap<>(passkey), new java.util.TreeMap<>(base),
+        new java.util.TreeMap<>(ppl), new java.util.TreeMap<>(basePpl), 1.0, 1);
   }
 
   @Test
