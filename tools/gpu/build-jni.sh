@@ -20,7 +20,11 @@ for f in "$NATIVE"/*.cc; do
   # at most as many compilers as cores
   while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do sleep 0.2; done
 done
-for job in $(jobs -p); do wait "$job" || failed=1; done
+wait
+# every source compiled (the throttle's `jobs -r` forgets finished jobs, so their exit status is not waited for)
+for f in "$NATIVE"/*.cc; do
+  [ -s "$OBJ/$(basename "$f" .cc).o" ] || { echo "build-jni.sh: $(basename "$f") did not compile"; failed=1; }
+done
 [ "$failed" = 0 ] || exit 1
 LIBS="-ltorch_cpu -lc10"
 [ -e "$TORCH/lib/libtorch.so" ] && LIBS="-ltorch $LIBS"

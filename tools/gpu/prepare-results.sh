@@ -2,9 +2,10 @@
 # Builds, on a machine with JDK 17 and Maven Central, what tools/gpu/results.sh needs on the GPU machine (no JDK, no
 # network) to run docs/results.md's SmolLM2 comparison at 32k there, in three folders the device tool carries one
 # per call (each call carries at most 64 MiB with the working tree):
-#   .device-carry/smollm2-a, -b   the two halves of SmolLM2-135M-Instruct's GGUF file (98 MB; tools/models/smollm2.sh)
-#   .device-carry/results         the Java runtime (xz), the results program's classpath, DJL's JNI sources, the
-#                                 gguf package's wheel, the corpora (xz) and the GGUF file's SHA-256
+#   .device-carry/smollm2-a, -b   the two halves of SmolLM2-135M-Instruct's GGUF file (98 MB; tools/models/smollm2.sh);
+#                                 -b also the file's SHA-256 and the gguf package's wheel (the import there needs it)
+#   .device-carry/results         the Java runtime (xz), the results program's classpath, DJL's JNI sources and the
+#                                 corpora (xz)
 # Then it rehearses the whole run on this CPU (tools/gpu/rehearse-results.sh) unless NO_REHEARSAL=1.
 # Usage: bash tools/models/smollm2.sh && bash tools/gpu/prepare-results.sh
 set -euo pipefail
@@ -23,7 +24,7 @@ gguf=$cache/models/$GGUF_NAME
 # the GPU check's runtime, classpath and JNI sources, built and run on the CPU by prepare.sh
 bash tools/gpu/prepare.sh
 rm -rf "$R" "$C/smollm2-a" "$C/smollm2-b"
-mkdir -p "$R/lib" "$R/wheels" "$C/smollm2-a" "$C/smollm2-b"
+mkdir -p "$R/lib" "$C/smollm2-a" "$C/smollm2-b"
 
 # the classpath of the results program: the jars its quick form loads on the tiny model, every method
 ./mvnw -q -B -ntp -pl trainer-image dependency:build-classpath -Dmdep.includeScope=test \
@@ -70,7 +71,7 @@ jlink --add-modules java.base,java.logging,java.management,jdk.unsupported,java.
   --strip-debug --no-man-pages --no-header-files --output "$JRE"
 # a display's, sound's and splash screen's libraries: never loaded headless (the images drop them too: images' Jre)
 rm -f "$JRE"/lib/libawt_xawt.so "$JRE"/lib/libsplashscreen.so "$JRE"/lib/libjawt.so "$JRE"/lib/libjsound.so
-mkdir -p "$JRE/include/linux" "$JRE/lib/host" "$JRE/lib/fonts"
+mkdir -p "$JRE/include/linux" "$JRE/lib/host" "$JRE/lib/host-fallback" "$JRE/lib/fonts"
 cp "$JAVA_HOME/include/jni.h" "$JRE/include/"
 cp "$JAVA_HOME/include/linux/jni_md.h" "$JRE/include/linux/"
 # (awk reads to the end: an early exit would stop ldconfig with SIGPIPE, and pipefail would end this script)
@@ -82,6 +83,8 @@ the DejaVu fonts here (Debian/Ubuntu: apt-get install fontconfig fonts-dejavu-co
   case "$(basename "$lib")" in
     # the C and C++ runtimes every machine has, and the JDK's own libraries
     libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|ld-linux*|libstdc++.so*|libgcc_s.so*) ;;
+    # what Python links too, so the machine will have it: used from there (results.sh), carried for one that has not
+    libz.so*|libexpat.so*|libbz2.so*|liblzma.so*|libffi.so*|libuuid.so*|libpcre2*) cp -L "$lib" "$JRE/lib/host-fallback/" ;;
     *) [[ "$lib" == "$JRE"/* ]] || cp -L "$lib" "$JRE/lib/host/" ;;
   esac
 done
@@ -92,7 +95,7 @@ tar -C "$BUILD" -cf - jre | xz -9 -T0 > "$R/jre.tar.xz"
 rm -rf "$BUILD"
 # DJL's JNI sources, the gguf package (transformers reads GGUF through it; the GPU machine lacks it), the corpus
 cp -r "$C/gpu/jni" "$R/jni"
-"$venv/bin/pip" download -q --no-deps gguf==0.19.0 -d "$R/wheels"
+"$venv/bin/pip" download -q --no-deps gguf==0.19.0 -d "$C/smollm2-b"
 tar -C .pose/models -cf - python-docs python-docs-long | xz -9 -T0 > "$R/corpus.tar.xz"
 
 # the model in two halves, and the whole file's SHA-256
@@ -100,7 +103,7 @@ size=$(stat -c %s "$gguf")
 half=$(( (size + 1) / 2 ))
 head -c "$half" "$gguf" > "$C/smollm2-a/$GGUF_NAME.part-a"
 tail -c +$(( half + 1 )) "$gguf" > "$C/smollm2-b/$GGUF_NAME.part-b"
-(cd "$(dirname "$gguf")" && sha256sum "$GGUF_NAME") > "$R/gguf.sha256"
+(cd "$(dirname "$gguf")" && sha256sum "$GGUF_NAME") > "$C/smollm2-b/gguf.sha256"
 
 # each call's carry with the working tree (tracked and untracked files git does not ignore) under 64 MiB
 TREE=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -1 | cut -f1)

@@ -27,18 +27,18 @@ code=0
 HIDE=""
 while read -r lib; do
   for dir in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu; do
-    case "$lib" in libz.so*|libexpat.so*|libbz2.so*|liblzma.so*|libffi.so*|libuuid.so*|libpcre2*) ;;  # Python's
-      *) [ -e "$dir/$lib" ] && HIDE="$HIDE $dir/$lib" ;;
-    esac
+    if [ -e "$dir/$lib" ]; then HIDE="$HIDE $dir/$lib"; fi
   done
 done < .device-carry/results/host-libs.txt
 unshare -m --propagation private bash -c '
   set -e
-  for d in /usr/share/fonts /etc/fonts; do [ -d "$d" ] && mount -t tmpfs none "$d"; done
+  for d in /usr/share/fonts /etc/fonts; do if [ -d "$d" ]; then mount -t tmpfs none "$d"; fi; done
   for f in '"$HIDE"'; do mount --bind /dev/null "$f"; done
   cd "'"$ROOT"'/repo"
-  OUT="'"$ROOT"'/out" POSE_LIBTORCH="'"$NATIVES"'" PYTHON="'"$cache"'/venv-models/bin/python" \
-    POSE_RESULTS_SPEC=tools/gpu/smollm2-rehearsal.yaml POSE_RESULTS_BUDGET=1500 bash tools/gpu/results.sh' || code=$?
+  export OUT="'"$ROOT"'/out" PYTHON="'"$cache"'/venv-models/bin/python"
+  bash tools/gpu/results.sh model
+  POSE_LIBTORCH="'"$NATIVES"'" POSE_RESULTS_SPEC=tools/gpu/smollm2-rehearsal.yaml POSE_RESULTS_DEADLINE=1500 \
+    bash tools/gpu/results.sh' || code=$?
 [ "$code" = 0 ] || { echo "rehearse-results.sh: results.sh exited with $code ($ROOT/out/results.log)" >&2; exit 1; }
 
 # what comes back: the document with the section, its figure, the measurements, the log

@@ -4,29 +4,32 @@
 # of tools/gpu/smollm2-32k-lease.yaml, written up by the results program (trainer-image's tinybase.Results) with the
 # carried Java runtime, on a machine with no JDK and no network (the lent H200 machine).
 #
-# The model travels as its GGUF file (98 MB: more than one device call carries), split over two calls; the third
-# carries the runtime and runs this script. Prepare here:  bash tools/gpu/prepare-results.sh  (tools/gpu/README.md)
-# Run there, each call within 30 s of the last (the machine stays warm that long, and keeps the parts meanwhile):
+# The model travels as its GGUF file (98 MB: more than one device call carries), split over two calls; the second
+# also imports it; the third carries the runtime and runs the comparison. Prepare here:
+#   bash tools/gpu/prepare-results.sh        (tools/gpu/README.md)
+# Run there, each call as soon as the last returns (the machine stays warm 30 s, and keeps the files meanwhile):
 #   1. carry [".device-carry/smollm2-a"], command "true"
-#   2. carry [".device-carry/smollm2-b"], command "true"
+#   2. carry [".device-carry/smollm2-b"], command "bash tools/gpu/results.sh model"
 #   3. carry [".device-carry/results"],   command "bash tools/gpu/results.sh", timeout_s 570
 # Results in $OUT: results.md (docs/results.md with the new section), the section's figure, work.tgz (each
 # variant's eval/results.json, train log and spec: `Results --work` writes the section anywhere from them) and
-# results.log. Exit 0 when every variant ran.
+# results.log. Exit 0 when every variant ran, 3 when the time ran out first (work.tgz has the finished ones).
 #
-# Environment: POSE_RESULTS_SPEC and POSE_RESULTS_METHODS choose the spec and the variants, POSE_RESULTS_BUDGET the
-# seconds the results program may take (the rest of the call packs what it measured), PYTHON the interpreter;
-# POSE_LIBTORCH=<classpath of libtorch's natives jars> runs on the CPU with that libtorch instead of the machine's
-# torch (tools/gpu/rehearse-results.sh does, on a machine with no GPU).
+# Environment: POSE_RESULTS_SPEC and POSE_RESULTS_METHODS choose the spec and the variants; POSE_RESULTS_DEADLINE is
+# when (seconds after the start) the results program must have ended, so that packing and the copies fit in the
+# call (default 530, for timeout_s 570); PYTHON is the interpreter; POSE_LIBTORCH=<classpath of libtorch's natives
+# jars> runs on the CPU with that libtorch instead of the machine's torch (tools/gpu/rehearse-results.sh does).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 P=.device-carry/results
+M=.device-carry/smollm2-b
 OUT=${OUT:-/tmp/pose-gpu-results}
 SPEC=${POSE_RESULTS_SPEC:-tools/gpu/smollm2-32k-lease.yaml}
 METHODS=${POSE_RESULTS_METHODS:-pose,full,none,randpos}
-BUDGET=${POSE_RESULTS_BUDGET:-450}
+DEADLINE=${POSE_RESULTS_DEADLINE:-530}
 PY=${PYTHON:-python3}
 WORK=/tmp/pose-results-work
+MODEL=.pose/models/smollm2-135m
 mkdir -p "$OUT"
 LOG="$OUT/results.log"
 exec > >(tee -a "$LOG") 2>&1
@@ -34,29 +37,40 @@ say() { echo "[results $(date +%H:%M:%S)] $*"; }
 fail() { say "FAILED: $*"; exit 2; }
 begin=$(date +%s)
 
-[ -d "$P/lib" ] || fail "$P is missing: run tools/gpu/prepare-results.sh here and carry $P in this call"
-GGUF_NAME=$(cut -d' ' -f3 "$P/gguf.sha256")
-for part in a b; do
-  ls .device-carry/smollm2-$part/"$GGUF_NAME".part-$part > /dev/null 2>&1 || fail "the model's part $part is not \
-here (.device-carry/smollm2-$part): the two calls that carry the parts must come first, each within 30 s of the \
-last, or the machine is given back in between and a fresh one starts bare; start again from the first call"
-done
-
 # the model: the GGUF file from its two parts, checked, and imported (dequantized, checked against the source's
 # logits) by the recipe users run (tools/models/import_checkpoint.py), with the carried gguf package
-MODEL=.pose/models/smollm2-135m
-if [ ! -f "$MODEL/model.safetensors" ]; then
+import_model() {
+  [ -f "$M/gguf.sha256" ] || fail "$M is missing: the call that carries it (the second) must come before this one"
+  local name
+  name=$(cut -d' ' -f3 "$M/gguf.sha256")
+  for part in a b; do
+    [ -f ".device-carry/smollm2-$part/$name.part-$part" ] || fail "the model's part $part is not here \
+(.device-carry/smollm2-$part): the calls that carry the parts must come first, each within 30 s of the last, or the \
+machine is given back in between and a fresh one starts bare; start again from the first call"
+  done
   mkdir -p /tmp/pose-model
-  cat .device-carry/smollm2-a/"$GGUF_NAME".part-a .device-carry/smollm2-b/"$GGUF_NAME".part-b \
-    > "/tmp/pose-model/$GGUF_NAME"
-  (cd /tmp/pose-model && sha256sum -c --quiet -) < "$P/gguf.sha256" || fail "the joined $GGUF_NAME is not the \
-file prepare-results.sh split (SHA-256 differs)"
-  rm -rf /tmp/pose-site && "$PY" -m pip install -q --no-index --no-deps --target /tmp/pose-site "$P"/wheels/*.whl \
-    || fail "installing the carried gguf wheel"
+  cat ".device-carry/smollm2-a/$name.part-a" ".device-carry/smollm2-b/$name.part-b" > "/tmp/pose-model/$name"
+  (cd /tmp/pose-model && sha256sum -c --quiet -) < "$M/gguf.sha256" \
+    || fail "the joined $name is not the file prepare-results.sh split (SHA-256 differs)"
+  rm -rf /tmp/pose-site
+  "$PY" -m pip install -q --no-index --no-deps --target /tmp/pose-site "$M"/*.whl || fail "installing the gguf wheel"
   mkdir -p .pose/models && rm -rf "$MODEL"
-  say "importing $GGUF_NAME"
+  say "importing $name"
   PYTHONPATH=/tmp/pose-site${PYTHONPATH:+:$PYTHONPATH} "$PY" tools/models/import_checkpoint.py \
-    "/tmp/pose-model/$GGUF_NAME" "$MODEL" || fail "importing the model"
+    "/tmp/pose-model/$name" "$MODEL" || fail "importing the model"
+  rm -f "/tmp/pose-model/$name"
+}
+if [ "${1:-}" = model ]; then
+  import_model
+  say "model ready in $(( $(date +%s) - begin )) s: $MODEL"
+  exit 0
+fi
+
+[ -d "$P/lib" ] || fail "$P is missing: run tools/gpu/prepare-results.sh here and carry $P in this call"
+if [ -f "$MODEL/model.safetensors" ]; then
+  say "the model imported by the second call: $MODEL"
+else
+  import_model
 fi
 rm -rf .pose/models/python-docs .pose/models/python-docs-long
 "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$P/corpus.tar.xz" .pose/models \
@@ -76,10 +90,19 @@ else
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || fail "no GPU (nvidia-smi)"
   source tools/gpu/torch-env.sh
   TORCH_TEXT="torch $TV ($CUDA_TAG; DJL 0.36's JNI built there)"
-  DEVICE_TEXT="one $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -1 \
+  DEVICE_TEXT="one $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | sed -n 1p \
     | awk -F', ' '{printf "%s (%s, driver %s)", $1, $2, $3}'), $(nproc) cores"
 fi
-# the charts' text: the carried libraries and fonts (prepare-results.sh), for Java alone
+# the charts' text: the carried libraries and fonts (prepare-results.sh), for Java alone; the libraries Python also
+# links are taken from the machine where it has them (they are carried for a machine that has not)
+SYSTEM_LIBS=$(ldconfig -p)
+for lib in "$P"/jre/lib/host-fallback/*; do
+  [ -e "$lib" ] || continue
+  if ! grep -q " $(basename "$lib") " <<< "$SYSTEM_LIBS"; then
+    ln -sf "$PWD/$lib" "$P/jre/lib/host/"
+    say "using the carried $(basename "$lib"): the machine has none"
+  fi
+done
 JAVA_LIBS="$PWD/$P/jre/lib/host${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 mkdir -p /tmp/pose-fontconfig
 cat > /tmp/pose-fontconfig/fonts.conf <<EOF
@@ -88,7 +111,7 @@ cat > /tmp/pose-fontconfig/fonts.conf <<EOF
 <fontconfig><dir>$PWD/$P/jre/lib/fonts</dir><cachedir>/tmp/pose-fontconfig/cache</cachedir></fontconfig>
 EOF
 export FONTCONFIG_FILE=/tmp/pose-fontconfig/fonts.conf
-JAVA_TEXT=$("$P/jre/bin/java" -version 2>&1 | head -1 | sed 's/.*version "\(.*\)".*/Java \1/')
+JAVA_TEXT=$("$P/jre/bin/java" -version 2>&1 | sed -n 1p | sed 's/.*version "\(.*\)".*/Java \1/')
 say "machine: $DEVICE_TEXT; $TORCH_TEXT; $JAVA_TEXT"
 
 # how the measurements were made, kept with them (the section reads them wherever it is written)
@@ -98,21 +121,31 @@ $JAVA_TEXT" > "$WORK/machine.txt"
 echo "\`bash tools/gpu/results.sh\` on the device tool's machine (tools/gpu/README.md: \`bash \
 tools/gpu/prepare-results.sh\` here first, then three calls)" > "$WORK/command.txt"
 
-# what was measured, packed now and then, so that a call cut short still brings back every finished variant
+# what was measured, packed now and then (each pack under a name of its own, then renamed), so that a call cut
+# short still brings back every finished variant
 pack() {
+  local tmp="$OUT/work.tgz.$1"
   (cd "$WORK" && { ls ./*.txt ./*.yaml 2>/dev/null; find . -path './*/eval/results.json' -o -path './*/logs/*' \
-     -type f; } | tar -czf "$OUT/work.tgz.partial" -T -) && mv "$OUT/work.tgz.partial" "$OUT/work.tgz"
+     -type f; } | tar -czf "$tmp" -T -) && mv "$tmp" "$OUT/work.tgz"
 }
-( while sleep 30; do pack; done ) &
+( trap 'exit 0' TERM; while :; do sleep 30 & wait $!; pack partial; done ) > /dev/null 2>&1 &
 packer=$!
 
+BUDGET=$(( DEADLINE - ($(date +%s) - begin) ))
+[ "$BUDGET" -ge 60 ] || fail "$BUDGET s left of the $DEADLINE s deadline: too little to run the comparison"
 say "results: $SPEC, variants $METHODS, at most $BUDGET s"
-LD_LIBRARY_PATH="$JAVA_LIBS" timeout "$BUDGET" "$P/jre/bin/java" -Xmx24g -Djava.awt.headless=true -Dai.djl.offline=true -Dai.djl.pytorch.num_interop_threads=1 -cp "$CP" \
+LD_LIBRARY_PATH="$JAVA_LIBS" timeout -k 10 "$BUDGET" "$P/jre/bin/java" -Xmx24g -Djava.awt.headless=true \
+  -Dai.djl.offline=true -Dai.djl.pytorch.num_interop_threads=1 -cp "$CP" \
   io.pose.trainer.tinybase.Results --spec "$SPEC" --methods "$METHODS" --work "$WORK" --out docs/results.md
 code=$?
 kill "$packer" 2>/dev/null
-pack
-[ "$code" = 124 ] && say "the results program ran out of its $BUDGET s: work.tgz holds the variants it finished"
+wait "$packer" 2>/dev/null
+pack final
+rm -f "$OUT/work.tgz.partial"
+if [ "$code" = 124 ] || [ "$code" = 137 ]; then
+  say "the results program ran out of its $BUDGET s: work.tgz holds the variants it finished"
+  code=3
+fi
 NAME=$(grep -m1 '^  name:' "$SPEC" | awk '{print $2}')
 cp docs/results.md "$OUT/results.md"
 cp docs/results/"$NAME"-passkey-*.png "$OUT/" 2>/dev/null

@@ -87,12 +87,20 @@ public final class ModelCard {
     int original = spec.getModel().getOriginalContextLength();
     int target = spec.getTargetContextLength();
     b.append("# ").append(name).append("\n\n");
-    b.append(String.format(Locale.ROOT, "`%s` with its context window extended from %,d to %,d tokens by PoSE "
-        + "(Positional Skip-wisE training, [arXiv 2309.10400](https://arxiv.org/abs/2309.10400)): fine-tuned on "
-        + "samples of %,d tokens whose position ids were split into chunks with random skips, so that it saw every "
-        + "relative distance of the %,d-token window. The config.json carries the new RoPE scaling (%s), which "
-        + "transformers and vLLM apply as they load the model.%n%n", source, original, target,
-        spec.getPose().getTrainingWindow(), target, spec.getRopeScaling().getType().wireName()));
+    int window = spec.getPose().getTrainingWindow();
+    String how = switch (spec.getPose().getMethod()) {
+      case POSE -> String.format(Locale.ROOT, "by PoSE (Positional Skip-wisE training, [arXiv 2309.10400]("
+          + "https://arxiv.org/abs/2309.10400)): fine-tuned on samples of %,d tokens whose position ids were split into "
+          + "chunks with random skips, so that it saw every relative distance of the %,d-token window", window, target);
+      case RANDPOS -> String.format(Locale.ROOT, "by RandPos (the baseline of [arXiv 2309.10400]("
+          + "https://arxiv.org/abs/2309.10400)): fine-tuned on samples of %,d tokens whose position ids were drawn at "
+          + "random, in order, from the %,d-token window", window, target);
+      case FULL -> String.format(Locale.ROOT, "by full-length fine-tuning: fine-tuned on samples of up to %,d tokens "
+          + "with their own positions", target);
+    };
+    b.append(String.format(Locale.ROOT, "`%s` with its context window extended from %,d to %,d tokens %s. The "
+        + "config.json carries the new RoPE scaling (%s), which transformers and vLLM apply as they load the model."
+        + "%n%n", source, original, target, how, spec.getRopeScaling().getType().wireName()));
     b.append("## Training\n\n| setting | value |\n|---|---|\n");
     PoseSettings p = spec.getPose();
     TrainingSettings t = spec.getTraining();
@@ -100,8 +108,10 @@ public final class ModelCard {
     row(b, "context length", String.format(Locale.ROOT, "%,d -> %,d tokens", original, target));
     row(b, "RoPE scaling", spec.getRopeScaling().getType().wireName()
         + (spec.getRopeScaling().getFactor() == null ? "" : " x" + trimmed(spec.getRopeScaling().getFactor())));
-    row(b, "position sampling", p.getMethod().wireName() + ", window " + p.getTrainingWindow()
-        + (p.getChunks() == null ? "" : ", " + p.getChunks() + " chunks") + ", seed " + p.getSeed());
+    row(b, "position sampling", p.getMethod().wireName() + (p.getMethod() == PoseSettings.Method.FULL
+        ? ", samples of up to " + target + " tokens" : ", window " + p.getTrainingWindow())
+        + (p.getChunks() == null || p.getMethod() != PoseSettings.Method.POSE ? "" : ", " + p.getChunks() + " chunks")
+        + ", seed " + p.getSeed());
     if (t != null) {
       row(b, "data", "`" + t.getData().getSource() + "`");
       row(b, "steps", t.getSteps() + " x global batch " + t.getGlobalBatchSize());

@@ -458,6 +458,11 @@ public final class Results {
     b.append(quality(rows)).append('\n');
     b.append(figures.isEmpty() ? "" : figures + "\n");
     b.append(realReading(rows, original, passkey.getTrials()));
+    if (spec.getResources().getGpusPerNode() == 0 && rows.stream().noneMatch(r -> r.method().equals("full"))) {
+      b.append(String.format(Locale.ROOT, "Full-length fine-tuning is not among the variants: its samples have %d "
+          + "tokens, more than this machine trains in the time. On a GPU, [tools/gpu/results.sh](../tools/gpu/"
+          + "README.md#the-smollm2-comparison-at-32k-resultssh) runs the comparison with it, at 32k.%n%n", target));
+    }
     b.append(window(rows, original, "###")).append('\n');
     b.append("### Cost of each variant: median step time\n\n");
     b.append(steps(rows, spec.getPose().getTrainingWindow(), target));

@@ -67,7 +67,8 @@ class ResultsTest {
         .contains("## A real pretrained model: smollm2-135m, 8192 -> 16384 tokens")
         .contains("Written by the same program: `./mvnw exec:exec@results -Dtiny.args=\"--spec x\"`, after")
         .contains("yarn scaling (factor 2); 20 training steps of 2 samples of 1024 tokens")
-        .contains("### The original window kept").contains("| pose | yarn | 1024 | 16384 |");
+        .contains("### The original window kept").contains("| pose | yarn | 1024 | 16384 |")
+        .contains("Full-length fine-tuning is not among the variants: its samples have 16384 tokens");
     String doc = Results.withSection(md, "smollm2-pose-cpu", section);
     assertThat(doc).startsWith(md.stripTrailing()).endsWith(section + "\n");
     assertThat(Results.sections(doc)).isEqualTo(section);
@@ -82,7 +83,8 @@ class ResultsTest {
     String gpu = Results.realModel(rows, SpecIO.read(REPO.resolve("examples/smollm2-pose-32k.yaml")),
         Path.of("examples/smollm2-pose-32k.yaml"), there, "");
     assertThat(gpu).contains("Machine: one NVIDIA H200, torch 2.11.0+cu130  \n")
-        .contains("program: `bash tools/gpu/results.sh` (device), after");
+        .contains("program: `bash tools/gpu/results.sh` (device), after")
+        .as("a GPU's run is not told to go to a GPU").doesNotContain("Full-length fine-tuning is not among");
     String both = Results.withSection(doc, "smollm2-pose-32k", gpu);
     assertThat(Results.sections(both)).isEqualTo(section + "\n\n" + gpu);
     String rerun = Results.withSection(both, "smollm2-pose-cpu",
