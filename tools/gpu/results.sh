@@ -95,10 +95,10 @@ else
 fi
 # the charts' text: the carried libraries and fonts (prepare-results.sh), for Java alone; the libraries Python also
 # links are taken from the machine where it has them (they are carried for a machine that has not)
-SYSTEM_LIBS=$(ldconfig -p)
+SYSTEM_LIBS=$(ldconfig -p 2>/dev/null | awk 'NR > 1 {print $1}')
 for lib in "$P"/jre/lib/host-fallback/*; do
   [ -e "$lib" ] || continue
-  if ! grep -q " $(basename "$lib") " <<< "$SYSTEM_LIBS"; then
+  if ! grep -qxF "$(basename "$lib")" <<< "$SYSTEM_LIBS"; then
     ln -sf "$PWD/$lib" "$P/jre/lib/host/"
     say "using the carried $(basename "$lib"): the machine has none"
   fi
@@ -146,8 +146,10 @@ if [ "$code" = 124 ] || [ "$code" = 137 ]; then
   say "the results program ran out of its $BUDGET s: work.tgz holds the variants it finished"
   code=3
 fi
-NAME=$(grep -m1 '^  name:' "$SPEC" | awk '{print $2}')
-cp docs/results.md "$OUT/results.md"
-cp docs/results/"$NAME"-passkey-*.png "$OUT/" 2>/dev/null
+if [ "$code" = 0 ]; then
+  NAME=$(grep -m1 '^  name:' "$SPEC" | awk '{print $2}')
+  cp docs/results.md "$OUT/results.md"
+  cp docs/results/"$NAME"-passkey-*.png "$OUT/" 2>/dev/null
+fi
 say "exit $code after $(( $(date +%s) - begin )) s"
 exit $code
