@@ -5,6 +5,7 @@ import io.pose.api.contract.TrainerContract.ExitCode;
 import io.pose.api.v1alpha1.ContextExtension;
 import io.pose.api.v1alpha1.ContextExtensionSpec;
 import io.pose.api.v1alpha1.EvaluationSettings;
+import io.pose.api.v1alpha1.PoseSettings;
 import io.pose.api.v1alpha1.SpecDefaults;
 import io.pose.api.v1alpha1.TrainingSettings;
 import io.pose.api.validation.SpecValidator;
@@ -101,7 +102,9 @@ final class ValidateCommand implements Callable<Integer> {
     if (d.getPose() != null) {
       b.append(", ").append(d.getPose().getMethod() == null ? "pose"
           : d.getPose().getMethod().name().toLowerCase(Locale.ROOT));
-      if (d.getPose().getTrainingWindow() != null) {
+      if (d.getPose().getMethod() == PoseSettings.Method.FULL) {
+        b.append(" (samples of up to the target length)");
+      } else if (d.getPose().getTrainingWindow() != null) {
         b.append(" window ").append(d.getPose().getTrainingWindow());
       }
       if (d.getPose().getChunks() != null) {

@@ -110,7 +110,7 @@ public final class ModelCard {
         + (spec.getRopeScaling().getFactor() == null ? "" : " x" + trimmed(spec.getRopeScaling().getFactor())));
     row(b, "position sampling", p.getMethod().wireName() + (p.getMethod() == PoseSettings.Method.FULL
         ? ", samples of up to " + target + " tokens" : ", window " + p.getTrainingWindow())
-        + (p.getChunks() == null || p.getMethod() != PoseSettings.Method.POSE ? "" : ", " + p.getChunks() + " chunks")
+        + (p.getChunks() == null ? "" : ", " + p.getChunks() + " chunks")
         + ", seed " + p.getSeed());
     if (t != null) {
       row(b, "data", "`" + t.getData().getSource() + "`");

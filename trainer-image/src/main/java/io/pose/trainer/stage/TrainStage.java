@@ -428,8 +428,11 @@ public final class TrainStage {
         base.numHiddenLayers(), human(parameters), s.getModel().getOriginalContextLength());
     log.printf(Locale.ROOT, "extension: %d -> %d tokens, %s RoPE (%s)%n", s.getModel().getOriginalContextLength(),
         s.getTargetContextLength(), extended.rope().type().wireName(), s.getModel().getSource());
-    log.printf(Locale.ROOT, "sampling: %s, window %d%s, seed %d%n", p.getMethod().wireName(), p.getTrainingWindow(),
-        p.getChunks() == null ? "" : ", " + p.getChunks() + " chunks", p.getSeed());
+    log.printf(Locale.ROOT, "sampling: %s, %s%s, seed %d%n", p.getMethod().wireName(),
+        p.getMethod() == PoseSettings.Method.FULL ? "samples of up to " + s.getTargetContextLength() + " tokens"
+            : "window " + p.getTrainingWindow(),
+        p.getChunks() == null ? "" : ", " + p.getChunks() + " chunks",
+        p.getSeed());
     log.printf(Locale.ROOT, "training: %d steps, global batch %d = %d micro-batches of %d, lr %s (%s, %d warmup), "
             + "checkpoint every %d, keep %d%n", plan.steps(), plan.globalBatchSize(), plan.accumulationSteps(),
         plan.microBatchSize(), trimmed(s.getTraining().getLearningRate()), s.getTraining().getLrSchedule().wireName(),

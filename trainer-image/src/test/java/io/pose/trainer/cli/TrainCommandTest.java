@@ -300,7 +300,8 @@ class TrainCommandTest {
     Path ws = workspace(tmp.resolve("ws"));
     Outcome o = pose(config(tmp, spec("    method: full", 7).replace("steps: 6", "steps: 1")), ws);
     assertThat(o.code()).as(o.out() + o.err()).isZero();
-    assertThat(o.out()).contains("sampling: full").contains("micro batch 2 x 256 tokens")
+    assertThat(o.out()).contains("sampling: full, samples of up to 256 tokens, seed ")
+        .contains("micro batch 2 x 256 tokens")
         .doesNotContain("micro batch 2 x 32 tokens");
   }
 

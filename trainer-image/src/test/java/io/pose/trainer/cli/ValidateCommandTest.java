@@ -41,6 +41,18 @@ class ValidateCommandTest {
   }
 
   @Test
+  void theBaselinesAreDescribedByTheirOwnSamples() throws IOException {
+    // chunks apply only to PoSE
+    String spec = Files.readString(REPO.resolve("examples/tiny-pose.yaml")).replaceFirst("(?m)^    chunks: 2\n", "");
+    Path full = tmp.resolve("full.yaml");
+    Files.writeString(full, spec.replaceFirst("(?m)^  pose:\n", "  pose:\n    method: full\n"));
+    assertThat(validate("-f", full.toString()).out()).contains("yarn x4, full (samples of up to the target length); ");
+    Path randpos = tmp.resolve("randpos.yaml");
+    Files.writeString(randpos, spec.replaceFirst("(?m)^  pose:\n", "  pose:\n    method: randpos\n"));
+    assertThat(validate("-f", randpos.toString()).out()).contains("yarn x4, randpos window 128; ");
+  }
+
+  @Test
   void withoutTheOriginalContextItSaysWhatItCouldNotCheck() {
     Outcome o = validate("-f", REPO.resolve("examples/llama2-7b-16k.yaml").toString());
     assertThat(o.code()).as(o.err()).isZero();
