@@ -67,8 +67,12 @@ public final class ModelCard {
     front.put("library_name", "transformers");
     front.put("pipeline_tag", "text-generation");
     ArrayNode tags = front.putArray("tags");
-    List<String> tagList = new ArrayList<>(List.of("pose", "long-context", "context-extension", "rope",
-        spec.getRopeScaling().getType().wireName()));
+    // "pose" only for a PoSE run: a baseline's model is tagged with its own method
+    List<String> tagList = new ArrayList<>(List.of(switch (spec.getPose().getMethod()) {
+      case POSE -> "pose";
+      case RANDPOS -> "randpos";
+      case FULL -> "full-length-fine-tuning";
+    }, "long-context", "context-extension", "rope", spec.getRopeScaling().getType().wireName()));
     if (base.has("tags") && base.get("tags").isArray()) {
       for (JsonNode t : base.get("tags")) {
         if (!tagList.contains(t.asText())) {

@@ -398,7 +398,6 @@ public final class TrainStage {
     return files.get(0);
   }
 
-  /** The compute type of spec.training.precision. */
   /** What makes a sample shorter: the training window, or for full-length fine-tuning the target length. */
   public static String shorterSamples(PoseSettings pose) {
     return pose.getMethod() == PoseSettings.Method.FULL
@@ -406,6 +405,7 @@ public final class TrainStage {
         : "a shorter spec.pose.trainingWindow";
   }
 
+  /** The compute type of spec.training.precision. */
   public static ComputeType computeType(TrainingSettings.Precision precision) {
     return switch (precision) {
       case BF16 -> ComputeType.BF16;

@@ -39,7 +39,7 @@ public record MemoryPlan(Inputs inputs, List<Line> lines) {
    * @param zeroStage 0-3
    * @param compute the precision of products
    * @param microBatch samples per forward
-   * @param window tokens per sample (the PoSE training window)
+   * @param window tokens per sample (the training window; the target length for full-length fine-tuning)
    * @param recompute activation recomputation
    * @param gpu whether the ranks are GPUs (runtime overhead)
    */

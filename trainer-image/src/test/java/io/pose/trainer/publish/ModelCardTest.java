@@ -45,5 +45,13 @@ class ModelCardTest {
             + "up to 512 tokens with their own positions")
         .contains("| position sampling | full, samples of up to 512 tokens, seed ").doesNotContain("window 128")
         .doesNotContain("chunks with random skips");
+    // tagged with the method it was trained by
+    assertThat(frontMatter(pose)).contains("pose").doesNotContain("randpos");
+    assertThat(frontMatter(randpos)).contains("randpos").doesNotContainPattern("\\bpose\\b");
+    assertThat(frontMatter(full)).contains("full-length-fine-tuning").doesNotContainPattern("\\bpose\\b");
+  }
+
+  private static String frontMatter(String card) {
+    return card.substring(0, card.indexOf("\n---", 4));
   }
 }

@@ -112,6 +112,11 @@ public final class Results {
       int quick = size == Size.QUICK ? 1 : 0;
       Size real = new Size(2 * quick, quick, methods.stream().map(m -> new Variant(m, scaling, false)).toList(), null);
       List<Row> rows = run(specFile, real, null, work, log);
+      if (quick == 1) {
+        // the section describes what ran
+        spec.getSpec().getTraining().setSteps(real.steps());
+        spec.getSpec().getEvaluation().getPasskey().setTrials(real.trials());
+      }
       // the command as a reader reruns it: --work DIR only reused this machine's earlier measurements
       String args0 = String.join(" ", args).replaceAll("\\s*--(work|out)\\s+\\S+", "");
       String name = spec.getMetadata().getName();
@@ -441,7 +446,7 @@ public final class Results {
         Machine: %s  \nDate: %s
 
         The spec is [%s](../%s): %s scaling (factor %s); %d training steps of %d samples of %d tokens (the training
-        window) whose position ids reach %d, learning rate %s, %s. Each variant changes only the method: %s.
+        window%s) whose position ids reach %d, learning rate %s, %s. Each variant changes only the method: %s.
         Passkey: %d trials per length; perplexity: the spec's held-out documents, sliding windows of the given length.
         %s
         """, spec.getModel().getSource().replaceAll(".*/", ""), original, target, how.command(), how.machine(),
@@ -449,7 +454,9 @@ public final class Results {
         specFile, specFile, spec.getRopeScaling().getType().name().toLowerCase(Locale.ROOT),
         spec.getRopeScaling().getFactor() == null ? String.format(Locale.ROOT, "%.0f", (double) target / original)
             : spec.getRopeScaling().getFactor(),
-        t.getSteps(), t.getGlobalBatchSize(), spec.getPose().getTrainingWindow(), target, t.getLearningRate(),
+        t.getSteps(), t.getGlobalBatchSize(), spec.getPose().getTrainingWindow(),
+        rows.stream().anyMatch(r -> r.method().equals("full")) ? String.format(Locale.ROOT,
+            "; full-length fine-tuning's have up to %d", target) : "", target, t.getLearningRate(),
         t.getPrecision(),
         String.join(", ", rows.stream().map(Row::label).toList()), passkey.getTrials(),
         passkey.getTrials() < 20 ? String.format(Locale.ROOT, "With %d trials each trial moves a passkey figure by "
@@ -458,7 +465,8 @@ public final class Results {
     b.append(quality(rows)).append('\n');
     b.append(figures.isEmpty() ? "" : figures + "\n");
     b.append(realReading(rows, original, passkey.getTrials()));
-    if (spec.getResources().getGpusPerNode() == 0 && rows.stream().noneMatch(r -> r.method().equals("full"))) {
+    Integer gpus = spec.getResources() == null ? null : spec.getResources().getGpusPerNode();
+    if (gpus != null && gpus == 0 && rows.stream().noneMatch(r -> r.method().equals("full"))) {
       b.append(String.format(Locale.ROOT, "Full-length fine-tuning is not among the variants: its samples have %d "
           + "tokens, more than this machine trains in the time. On a GPU, [tools/gpu/results.sh](../tools/gpu/"
           + "README.md#the-smollm2-comparison-at-32k-resultssh) runs the comparison with it, at 32k.%n%n", target));
@@ -487,21 +495,24 @@ public final class Results {
     }
     StringBuilder b = new StringBuilder("**What it shows.** ");
     b.append(String.format(Locale.ROOT, "Past its %d-token window (%d to %d tokens) the base model retrieves the pass "
-        + "key %s of the time, and its perplexity at %d is %.2f. Over the same lengths, mean passkey accuracy (%d "
+        + "key %s of the time, and its perplexity at %d is %s. Over the same lengths, mean passkey accuracy (%d "
         + "prompts each) and perplexity at %d after each method:%n%n", original, beyond.get(0),
         beyond.get(beyond.size() - 1), percent(mean(first.basePasskey(), beyond)), pplTop,
-        first.basePerplexity().get(pplTop), beyond.size() * trials, pplTop));
-    List<Row> byPerplexity = rows.stream()
-        .sorted(java.util.Comparator.comparingDouble((Row r) -> r.perplexity().get(pplTop))).toList();
+        decimal(value(first.basePerplexity(), pplTop)), beyond.size() * trials, pplTop));
+    // lowest perplexity first; a variant without one (not measured) last
+    List<Row> byPerplexity = rows.stream().sorted(java.util.Comparator.comparingDouble((Row r) -> {
+      double p = value(r.perplexity(), pplTop);
+      return Double.isNaN(p) ? Double.POSITIVE_INFINITY : p;
+    })).toList();
     for (Row r : byPerplexity) {
-      b.append(String.format(Locale.ROOT, "- %s: passkey %s, perplexity %.2f%n", r.label(),
-          percent(mean(r.passkey(), beyond)), r.perplexity().get(pplTop)));
+      b.append(String.format(Locale.ROOT, "- %s: passkey %s, perplexity %s%n", r.label(),
+          percent(mean(r.passkey(), beyond)), decimal(value(r.perplexity(), pplTop))));
     }
     Row pose = find(rows, "pose", first.scaling(), false);
     if (pose == null) {
       return b.append('\n').toString();
     }
-    double posePpl = pose.perplexity().get(pplTop);
+    double posePpl = value(pose.perplexity(), pplTop);
     double posePass = mean(pose.passkey(), beyond);
     // one prompt of the mean: differences smaller than that are within a single trial
     double onePrompt = 1.0 / (beyond.size() * trials);
@@ -511,14 +522,17 @@ public final class Results {
       if (o == null) {
         continue;
       }
-      double ppl = o.perplexity().get(pplTop);
+      double ppl = value(o.perplexity(), pplTop);
       double pass = mean(o.passkey(), beyond);
+      if (Double.isNaN(ppl) || Double.isNaN(pass) || Double.isNaN(posePpl) || Double.isNaN(posePass)) {
+        continue;
+      }
       String name = switch (other) {
         case "full" -> "full-length fine-tuning";
         case "randpos" -> "RandPos";
         default -> "the interpolation alone";
       };
-      String passText = Math.abs(posePass - pass) <= onePrompt + 1e-9 ? "the same passkey accuracy (within one prompt)"
+      String passText = Math.abs(posePass - pass) <= onePrompt + 1e-9 ? "no clear passkey difference (one prompt or less)"
           : posePass > pass ? "a higher passkey accuracy" : "a lower passkey accuracy";
       double change = 100 * (posePpl / ppl - 1);
       String pplText = Math.abs(change) < 0.5 ? "the same perplexity" : String.format(Locale.ROOT,
@@ -527,18 +541,24 @@ public final class Results {
     }
     if (!said.isEmpty()) {
       b.append("\nThe paper finds PoSE close to full-length fine-tuning and ahead of RandPos and of the interpolation "
-          + "alone. Here, ").append(String.join("; ", said)).append(".");
-      if (trials < 20) {
-        b.append(String.format(Locale.ROOT, " With %d trials per length the passkey figures separate methods only "
-            + "where they differ by several prompts; the perplexities are measured on every held-out token.", trials));
-      }
-      b.append('\n');
+          + "alone. Here, ").append(String.join("; ", said)).append(".\n");
     }
     return b.append('\n').toString();
   }
 
+  /** The mean over the lengths, NaN unless every one was measured. */
   private static double mean(Map<Integer, Double> byLength, List<Integer> lengths) {
-    return lengths.stream().mapToDouble(byLength::get).average().orElse(Double.NaN);
+    return lengths.stream().mapToDouble(l -> value(byLength, l)).average().orElse(Double.NaN);
+  }
+
+  /** The figure at a length, NaN where it was not measured. */
+  private static double value(Map<Integer, Double> byLength, int length) {
+    Double v = byLength.get(length);
+    return v == null ? Double.NaN : v;
+  }
+
+  private static String decimal(double v) {
+    return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f", v);
   }
 
   /** What the quality table says, with its own figures, and why where the reason is known. */
@@ -676,7 +696,7 @@ public final class Results {
   }
 
   private static String percent(Double v) {
-    return v == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * v);
+    return v == null || v.isNaN() ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * v);
   }
 
   static String machine() {

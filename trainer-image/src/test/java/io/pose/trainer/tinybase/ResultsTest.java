@@ -90,10 +90,11 @@ class ResultsTest {
     String rerun = Results.withSection(both, "smollm2-pose-cpu",
         Results.begin("smollm2-pose-cpu") + "\nnew\n" + Results.end("smollm2-pose-cpu"));
     assertThat(rerun).contains("\nnew\n").contains(gpu).doesNotContain("8192 -> 16384 tokens");
+    assertThat(rerun.indexOf("\nnew\n")).as("replaced in place").isLessThan(rerun.indexOf(gpu));
   }
 
   @Test
-  void readsARealModelsTablePastTheWindowAgainstThePapersFinding() {
+  void readsARealModelsTablePastTheWindowAgainstThePapersFinding() throws IOException {
     Map<Integer, Double> base = Map.of(4096, 1.0, 8192, 1.0, 16384, 0.0, 32768, 0.0);
     Map<Integer, Double> basePpl = Map.of(8192, 8.0, 16384, 30.0);
     List<Results.Row> rows = List.of(
@@ -110,12 +111,25 @@ class ResultsTest {
         .contains("- pose: passkey 85%, perplexity 7.00\n- none: passkey 100%, perplexity 7.00\n"
             + "- full: passkey 80%, perplexity 7.70\n- randpos: passkey 20%, perplexity 14.00\n")
         // 85% against 80% is one prompt of 20: the same
-        .contains("against full-length fine-tuning, PoSE has the same passkey accuracy (within one prompt) and a "
+        .contains("against full-length fine-tuning, PoSE has no clear passkey difference (one prompt or less) and a "
             + "perplexity 9% lower")
         .contains("against RandPos, PoSE has a higher passkey accuracy and a perplexity 50% lower")
-        .contains("against the interpolation alone, PoSE has a lower passkey accuracy and the same perplexity.")
-        .contains("With 10 trials per length");
+        .contains("against the interpolation alone, PoSE has a lower passkey accuracy and the same perplexity.");
     assertThat(Results.realReading(rows, 32768, 10)).as("nothing measured past the window").isEmpty();
+
+    // a variant cut short (no perplexity, a length missing) is listed with dashes, last, and not compared
+    List<Results.Row> cut = List.of(rows.get(0), row("full", Map.of(4096, 1.0, 8192, 1.0, 16384, 0.9), Map.of(8192,
+        7.4), base, basePpl), rows.get(2));
+    assertThat(Results.realReading(cut, 8192, 10)).contains("- randpos: passkey 20%, perplexity 14.00\n"
+            + "- full: passkey -, perplexity -\n")
+        .doesNotContain("against full-length").contains("against RandPos").doesNotContain("NaN");
+
+    // the section of a GPU run carries the reading and says how long full-length samples are
+    String section = Results.realModel(rows, SpecIO.read(REPO.resolve("examples/smollm2-pose-32k.yaml")),
+        Path.of("examples/smollm2-pose-32k.yaml"), new Results.Provenance("an H200", "`x`"), "");
+    assertThat(section).contains("samples of 8192 tokens (the training\nwindow; full-length fine-tuning's have up to "
+            + "32768) whose position ids reach 32768")
+        .contains("**What it shows.** Past its 8192-token window").doesNotContain("Full-length fine-tuning is not");
   }
 
   private static Results.Row row(String method, Map<Integer, Double> passkey, Map<Integer, Double> ppl,
