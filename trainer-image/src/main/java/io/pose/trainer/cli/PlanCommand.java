@@ -8,7 +8,6 @@ import io.pose.api.v1alpha1.TrainingSettings;
 import io.pose.core.hf.ConfigException;
 import io.pose.core.hf.HfConfigs;
 import io.pose.core.hf.ModelConfig;
-import io.pose.core.sampling.Samplers;
 import io.pose.trainer.kernels.ComputeType;
 import io.pose.trainer.train.MemoryPlan;
 import java.io.PrintWriter;
@@ -91,8 +90,7 @@ final class PlanCommand implements Callable<Integer> {
     int world = s.getResources().getNodes() * perNode;
     ComputeType compute = io.pose.trainer.stage.TrainStage.computeType(t.getPrecision());
     // tokens per sample: the training window, or the target length for full-length fine-tuning
-    int tokens = Samplers.of(Samplers.Method.valueOf(s.getPose().getMethod().name()), s.getPose().getTrainingWindow(),
-        s.getTargetContextLength(), s.getPose().getChunks() == null ? 1 : s.getPose().getChunks()).trainingWindow();
+    int tokens = io.pose.trainer.stage.TrainStage.sampler(s).trainingWindow();
     MemoryPlan plan = MemoryPlan.of(new MemoryPlan.Inputs(model, world, t.getZeroStage(), compute,
         t.getMicroBatchSize(), tokens, t.getActivationCheckpointing(), gpus > 0));
     long params = MemoryPlan.totalParameters(model);

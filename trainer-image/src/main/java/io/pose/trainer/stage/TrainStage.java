@@ -148,10 +148,7 @@ public final class TrainStage {
     }
     TrainingSettings t = spec.getTraining();
     PoseSettings pose = spec.getPose();
-    int lc = pose.getTrainingWindow();
-    int lt = spec.getTargetContextLength();
-    PositionSampler sampler = Samplers.of(Samplers.Method.valueOf(pose.getMethod().name()), lc, lt,
-        pose.getChunks() == null ? 1 : pose.getChunks());
+    PositionSampler sampler = sampler(spec);
     if (t.getGlobalBatchSize() % (t.getMicroBatchSize() * world.size()) != 0) {
       throw new StageException(ExitCode.INVALID_CONFIGURATION, "spec.training.globalBatchSize: "
           + t.getGlobalBatchSize() + " is not a multiple of microBatchSize x ranks = " + t.getMicroBatchSize() + " x "
@@ -246,7 +243,7 @@ public final class TrainStage {
       return new Result(outcome.step(), plan.steps(), resumedFrom, outcome.lastLoss(), null);
     }
     if (first) {
-      log.printf(Locale.ROOT, "wrote the extended model (%d tokens, %s RoPE x%s) to %s%n", lt,
+      log.printf(Locale.ROOT, "wrote the extended model (%d tokens, %s RoPE x%s) to %s%n", spec.getTargetContextLength(),
           extension.scaling().wireName(), trimmed(extension.resolvedFactor()), extendedDir);
       options.listeners().forEach(l -> l.modelWritten(options.modelUri(), outcome.step()));
     }
@@ -396,6 +393,16 @@ public final class TrainStage {
               .map(f -> f.getFileName().toString()).collect(Collectors.joining(", "))));
     }
     return files.get(0);
+  }
+
+  /**
+   * The spec's position sampler (defaults applied); its trainingWindow() is the tokens of a sample: the training
+   * window, or the target length for full-length fine-tuning.
+   */
+  public static PositionSampler sampler(ContextExtensionSpec spec) {
+    PoseSettings pose = spec.getPose();
+    return Samplers.of(Samplers.Method.valueOf(pose.getMethod().name()), pose.getTrainingWindow(),
+        spec.getTargetContextLength(), pose.getChunks() == null ? 1 : pose.getChunks());
   }
 
   /** What makes a sample shorter: the training window, or for full-length fine-tuning the target length. */
